@@ -1,0 +1,77 @@
+"""f(X, W, b) = ‖XW + b‖²_F and its gradients.
+
+Shapes: X (n, k), W (k, m), b (n, m), (1, m) or (m,); a row bias is broadcast over
+the n rows and its gradient is summed over them.
+
+The chain, read from the code below::
+
+    R = XW + b                  linear
+    f = ‖R‖²_F                  sqnorm
+    G = ∂f/∂R = 2R              sqnorm_vjp
+    (∂f/∂X, ∂f/∂W, ∂f/∂b) = (GWᵀ, XᵀG, 1ₙᵀG)   linear_vjp
+
+Examples
+--------
+>>> import numpy as np
+>>> from matgrad import affine
+>>> X, W, b = np.array([[1.0]]), np.array([[2.0]]), np.array([[3.0]])
+>>> f, grads = affine.value_and_grad(X, W, b)
+>>> float(f), {name: float(g[0, 0]) for name, g in grads.items()}
+(25.0, {'X': 20.0, 'W': 10.0, 'b': 10.0})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from numpy.typing import ArrayLike
+
+from matgrad import vjp
+from matgrad.signature import Arg, Signature
+from matgrad.vjp import Array
+from matgrad.wrt import Wrt, pick, resolve_wrt
+
+SIGNATURE = Signature((Arg("X", ("n", "k")), Arg("W", ("k", "m")), Arg("b", ("n", "m"), row_bias=True)))
+ARGUMENTS = SIGNATURE.names
+
+
+def evaluate(
+    arrays: Mapping[str, Array], wrt: tuple[str, ...], *, with_value: bool = True
+) -> tuple[Any, dict[str, Array]]:
+    """Value and the gradients named in ``wrt``, on already validated arrays.
+
+    This is the code behind the public functions, without input checks, so that it
+    also runs on object arrays of sympy symbols (``matgrad.symbolic`` proves it so).
+    """
+    X, W, b = arrays["X"], arrays["W"], arrays["b"]
+    R = vjp.linear(X, W, b)
+    value = vjp.sqnorm(R) if with_value else None
+    grads: dict[str, Array] = {}
+    if wrt:
+        G = vjp.sqnorm_vjp(R)
+        dX, dW, db = vjp.linear_vjp(G, X, W, b.shape, need=("X" in wrt, "W" in wrt, "b" in wrt))
+        grads = pick({"X": dX, "W": dW, "b": db}, wrt)
+    return value, grads
+
+
+def value(X: ArrayLike, W: ArrayLike, b: ArrayLike) -> Any:
+    """‖XW + b‖²_F as a numpy scalar of the working dtype.  X: (n,k), W: (k,m), b: (n,m)|(1,m)|(m,)."""
+    arrays = SIGNATURE.validate({"X": X, "W": W, "b": b})
+    return evaluate(arrays, ())[0]
+
+
+def grad(X: ArrayLike, W: ArrayLike, b: ArrayLike, wrt: Wrt = None) -> dict[str, Array]:
+    """∂/∂(X, W, b) ‖XW+b‖²_F = (2(XW+b)Wᵀ, 2Xᵀ(XW+b), 2·1ₙᵀ(XW+b) or 2(XW+b) for a full b).
+
+    ``wrt`` is an argument name or a sequence of names (default: all); only those
+    gradients are computed. Each gradient has the shape of its argument.
+    """
+    arrays = SIGNATURE.validate({"X": X, "W": W, "b": b})
+    return evaluate(arrays, resolve_wrt(wrt, ARGUMENTS), with_value=False)[1]
+
+
+def value_and_grad(X: ArrayLike, W: ArrayLike, b: ArrayLike, wrt: Wrt = None) -> tuple[Any, dict[str, Array]]:
+    """(‖XW+b‖²_F, gradients) from one shared forward pass; ``wrt`` as in :func:`grad`."""
+    arrays = SIGNATURE.validate({"X": X, "W": W, "b": b})
+    return evaluate(arrays, resolve_wrt(wrt, ARGUMENTS))

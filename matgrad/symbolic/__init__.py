@@ -1,0 +1,1 @@
+"""Symbolic (sympy) support for matgrad: imported only on demand, never by ``import matgrad``."""

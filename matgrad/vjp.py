@@ -1,0 +1,90 @@
+"""Layer rules: forward maps and their vector-Jacobian products (VJPs).
+
+Each VJP takes the upstream gradient G = ∂f/∂(output) and returns ∂f/∂(input) for
+the inputs that are asked for; an objective's gradient is a chain of these calls.
+Layout convention: ∂f/∂A has the shape of A.
+
+All functions are pure (they never modify their arguments) and run unchanged on
+numpy object arrays of sympy expressions, which is how ``matgrad.symbolic`` proves
+them. Buffers a function allocates itself may be updated in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from matgrad.elementwise import sigmoid
+
+Array = NDArray[Any]
+
+__all__ = [
+    "add_bias",
+    "add_bias_vjp",
+    "linear",
+    "linear_vjp",
+    "sigmoid",
+    "sigmoid_vjp",
+    "sqnorm",
+    "sqnorm_vjp",
+]
+
+
+def linear(X: Array, W: Array, b: Array) -> Array:
+    """Z = XW + b.  X: (n,k), W: (k,m), b: (n,m), (1,m) or (m,) broadcast over rows."""
+    Z = X @ W
+    Z += b
+    return Z
+
+
+def add_bias(S: Array, b: Array) -> Array:
+    """A = S + b.  S: (n,h), b: (n,h), (1,h) or (h,) broadcast over rows."""
+    return S + b
+
+
+def add_bias_vjp(G: Array, bias_shape: tuple[int, ...]) -> Array:
+    """∂/∂b ⟨G, S + 1ₙbᵀ⟩ = 1ₙᵀG: G summed over the rows b was broadcast to.  G: (n,m)."""
+    if G.shape == bias_shape:
+        return G
+    summed: Array = G.sum(axis=0)
+    return summed.reshape(bias_shape)
+
+
+def linear_vjp(
+    G: Array,
+    X: Array,
+    W: Array,
+    bias_shape: tuple[int, ...],
+    need: tuple[bool, bool, bool],
+) -> tuple[Array | None, Array | None, Array | None]:
+    """∂/∂(X, W, b) ⟨G, XW + b⟩ = (GWᵀ, XᵀG, 1ₙᵀG).  G: (n,m), X: (n,k), W: (k,m).
+
+    ``need`` says which of (X, W, b) to compute; the others are returned as None and
+    cost nothing.
+    """
+    need_X, need_W, need_b = need
+    dX = G @ W.T if need_X else None
+    dW = X.T @ G if need_W else None
+    db = add_bias_vjp(G, bias_shape) if need_b else None
+    return dX, dW, db
+
+
+def sigmoid_vjp(G: Array, S: Array) -> Array:
+    """∂/∂H ⟨G, σ(H)⟩ = G ⊙ S ⊙ (1 − S), from the saved S = σ(H).  G, S: (n,h)."""
+    dH = 1 - S
+    dH *= S
+    dH *= G
+    return dH
+
+
+def sqnorm(R: Array) -> Any:
+    """‖R‖²_F = Σᵢⱼ Rᵢⱼ² (no conjugation: the holomorphic extension for complex R)."""
+    flat = R.reshape(-1)
+    return np.dot(flat, flat)
+
+
+def sqnorm_vjp(R: Array) -> Array:
+    """∂/∂R ‖R‖²_F = 2R.  R: (n,m)."""
+    return 2 * R
