@@ -34,4 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: sys.argv[1:]) and run the subcommand; return its exit code."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except BrokenPipeError:
+        # The reader went away (`matgrad list | head`): not an error of ours.
+        sys.stderr.close()
+        return 0
