@@ -302,6 +302,8 @@ class Scope:
     differentials: dict[sympy.Symbol, sympy.Symbol] = field(default_factory=dict)
     assumptions: dict[sympy.Symbol, sympy.Expr] = field(default_factory=dict)
     spare_sizes: Iterator[int] = field(default_factory=lambda: itertools.count(2))
+    # id(value) -> (value, its differential); holding the value keeps its id from being reused.
+    _differentials_of: dict[int, tuple[Value, Value]] = field(default_factory=dict)
 
     def size(self, dim: str) -> int:
         if dim.isdigit():
@@ -326,6 +328,14 @@ class Scope:
         self.arguments[name] = shape
 
     def differential(self, value: Value) -> Value:
+        """dE = Σ over every argument entry a of ∂E/∂a · da, entrywise (a named value's is reused)."""
+        cached = self._differentials_of.get(id(value))
+        if cached is None or cached[0] is not value:
+            cached = (value, self._differential(value))
+            self._differentials_of[id(value)] = cached
+        return cached[1]
+
+    def _differential(self, value: Value) -> Value:
         # d/dt E(a + t·da) at t = 0: one derivative per entry instead of one per argument entry.
         step = sympy.Dummy("t")
         moved = {a: a + step * da for a, da in self.differentials.items()}
@@ -485,7 +495,9 @@ def equal(a: Value, b: Value, assumptions: Mapping[sympy.Symbol, Any] | None = N
         # σ is opaque; only a claim that mentions e^x needs σ written out as 1/(1 + e^{-x}).
         if difference.has(sympy.exp) and sympy.simplify(difference.rewrite(sympy.exp)) == 0:
             continue
-        return f"entry {index}: the sides differ by {sympy.expand(difference)}"
+        shown = str(sympy.expand(difference))
+        shown = shown if len(shown) <= 300 else shown[:300] + " ..."
+        return f"entry {index} differs by {shown}"
     return None
 
 
@@ -551,9 +563,10 @@ def statement(items: list[Token], math: Math, scope: Scope, compare: bool = True
             for symbol in np.ravel(argument) if _is_array(argument) else [argument]:
                 scope.assumptions[symbol] = number
             return Step(math, "assumption", values)
-    for left, right in itertools.pairwise(values):
+    for number, (left, right) in enumerate(itertools.pairwise(values), start=1):
         problem = equal(left, right, scope.assumptions)
         if problem is not None:
+            problem = f"side {number} ≠ side {number + 1} (of {len(values)}): {problem}"
             return Step(math, "claim", values, problem)
     return Step(math, "claim", values)
 
