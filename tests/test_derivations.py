@@ -48,7 +48,8 @@ MATHJAX_MACROS = {
     r"\langle", r"\rangle", r"\lVert", r"\rVert", r"\left", r"\right", r"\operatorname",
     r"\mathrm", r"\mathbf", r"\mathbb", r"\text", r"\sigma", r"\Delta", r"\sum", r"\prime",
     r"\ldots", r"\cdots", r"\sqrt", r"\alpha", r"\beta", r"\lambda", r"\tanh", r"\exp", r"\log",
-    r"\max", r"\otimes", r"\circ", r"\mathcal", r"\le", r"\ge", r"\ne", r"\infty",
+    r"\begin", r"\end", r"\dfrac", r"\tfrac", r"\max", r"\otimes", r"\circ", r"\mathcal",
+    r"\le", r"\ge", r"\ne", r"\infty",
 }  # fmt: skip
 
 ALL_DOCUMENTS = sorted(DERIVATIONS.glob("*.md"))
