@@ -208,3 +208,21 @@ def test_a_formula_that_fails_on_shapes_is_refuted_with_the_error():
     assert not verdict.proven
     assert verdict.counterexample.entry is None
     assert "raised ValueError" in verdict.counterexample.difference
+
+
+@pytest.mark.parametrize(
+    ("objective", "argument"), [("affine", "b"), ("sigmoid_net.pre", "W1"), ("sigmoid_net.post", "b1")]
+)
+def test_correct_formula_is_proven_for_all_sizes_on_request(objective, argument):
+    verdict = check(objective, argument, CORRECT[objective, argument], all_sizes=True)
+    assert verdict.proven and verdict.method == "all sizes", str(verdict)
+
+
+def test_a_formula_that_depends_on_the_sizes_is_not_proven_for_all_sizes():
+    def only_small(X, W, b):
+        right = 2 * X.T @ affine_residual(X, W, b)
+        return right if X.shape[0] < 6 else -right
+
+    assert check("affine", "W", only_small).proven  # every sample size has n < 6
+    verdict = check("affine", "W", only_small, all_sizes=True)
+    assert not verdict.proven and "does not run on symbolic shapes" in verdict.note

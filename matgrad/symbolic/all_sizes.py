@@ -16,7 +16,7 @@ proofs add the 1×1 case and shapes where sizes coincide.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import sympy
@@ -58,44 +58,64 @@ def describe(objective: Objective, kinds: list[BiasKind]) -> str:
     return ",".join(objective.signature.dims) + " symbolic" + describe_bias_kinds(objective, kinds)
 
 
-def prove_all_sizes(objective: Objective) -> dict[str, Verdict]:
-    """Prove every gradient of ``objective`` for all sizes, for every bias kind."""
+def prove_all_sizes(
+    objective: Objective, *, wrt: str | None = None, candidate: Callable[..., Any] | None = None
+) -> dict[str, Verdict]:
+    """Prove every gradient of ``objective`` for all sizes, for every bias kind.
+
+    With ``candidate`` (numpy code taking the arguments by name, see
+    :func:`matgrad.symbolic.check`), prove it as ∂f/∂``wrt`` instead of the code's own.
+    """
     sizes = size_symbols(objective)
     kinds = _kinds(objective, sizes)
-    names = objective.arguments
+    names = objective.arguments if candidate is None else (str(wrt),)
     ledger = Ledger(objective.id, ALL_SIZES, names)
     for kind in kinds:
         start = time.perf_counter()
         shapes = objective.signature.shapes(sizes, kind)
         arrays = {name: IndexArray.argument(name, shape) for name, shape in shapes.items()}
+        # IndexArray stands in for ndarray: it implements the numpy the code uses.
+        as_arrays = cast("Mapping[str, Array]", arrays)
         try:
             with elementwise_functions_on_index_arrays():
-                # IndexArray stands in for ndarray: it implements the numpy the code uses.
-                value, grads = objective.evaluate(cast("Mapping[str, Array]", arrays))
-        except (NotImplementedError, ValueError, TypeError) as error:
-            # Code outside the numpy subset IndexArray models: not provable this way.
+                if candidate is None:
+                    value, grads = objective.evaluate(as_arrays)
+                else:
+                    value, grads = objective.evaluate(as_arrays, ())[0], {names[0]: candidate(**arrays)}
+        except Exception as error:  # numpy outside the subset IndexArray models: not provable this way
             for name in names:
-                ledger.notes.setdefault(
-                    name, f"the code does not run on symbolic shapes ({kind} bias): {error}"
-                )
+                ledger.notes.setdefault(name, f"does not run on symbolic shapes ({kind} bias): {error}")
             continue
         shared = (time.perf_counter() - start) / len(names)
         for name in names:
             start = time.perf_counter()
             if not ledger.settled(name):
-                index, ranges = generic_entry(name, shapes[name])
-                expected = sympy.diff(value, sympy.IndexedBase(name)[index])
-                try:
-                    entry = cast(IndexArray, grads[name]).at(*index)
-                    zero, residual = is_identically_zero(entry - expected, ranges)
-                except NotNormalizable as error:
-                    ledger.notes[name] = f"no normal form ({kind} bias): {error}"
-                else:
-                    if not zero:
-                        ledger.counterexamples[name] = Counterexample(
-                            shapes={k: tuple(v) for k, v in shapes.items()},
-                            entry=None,
-                            difference=f"at {name}{list(index)}: {residual}",
-                        )
+                _compare(ledger, name, value, grads[name], shapes, kind)
             ledger.add_seconds(name, shared + time.perf_counter() - start)
     return ledger.verdicts(describe(objective, kinds))
+
+
+def _compare(
+    ledger: Ledger, name: str, value: Any, gradient: Any, shapes: Mapping[str, tuple[Any, ...]], kind: str
+) -> None:
+    """Record in ``ledger`` whether ``gradient``'s generic entry is ∂value/∂name[p, q] for all sizes."""
+    shape = tuple(shapes[name])
+    if not isinstance(gradient, IndexArray) or gradient.shape != shape:
+        got = gradient.shape if isinstance(gradient, IndexArray) else type(gradient).__name__
+        ledger.counterexamples[name] = Counterexample(
+            shapes=dict(shapes),
+            entry=None,
+            difference=f"result {got}, but ∂f/∂{name} has {name}'s shape {shape}",
+        )
+        return
+    index, ranges = generic_entry(name, shape)
+    expected = sympy.diff(value, sympy.IndexedBase(name)[index])
+    try:
+        zero, residual = is_identically_zero(gradient.at(*index) - expected, ranges)
+    except NotNormalizable as error:
+        ledger.notes[name] = f"no normal form ({kind} bias): {error}"
+        return
+    if not zero:
+        ledger.counterexamples[name] = Counterexample(
+            shapes=dict(shapes), entry=None, difference=f"at {name}{list(index)}: {residual}"
+        )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from matgrad.registry import Objective, get_objective
 from matgrad.signature import BIAS_KINDS, BiasKind
+from matgrad.symbolic.all_sizes import prove_all_sizes
 from matgrad.symbolic.arrays import numeric_instance, symbol_arrays
 from matgrad.symbolic.concrete import (
     Case,
@@ -38,6 +40,7 @@ def check(
     sizes: Mapping[str, int] | Sequence[Mapping[str, int]] | None = None,
     bias_kinds: Iterable[BiasKind] = BIAS_KINDS,
     seed: int = 0,
+    all_sizes: bool = False,
 ) -> Verdict:
     """Prove or refute that ``candidate(**arrays)`` is ∂f/∂``wrt`` of a registry objective.
 
@@ -50,6 +53,10 @@ def check(
     counterexample (shapes, entry, exact difference, numbers at small integer inputs
     drawn with ``seed``) and, if the candidate matches one, the known slip.
 
+    With ``all_sizes=True``, a candidate exact at those shapes is also run on arrays of
+    symbolic shape and proven for every size (method "all sizes"), if its numpy stays
+    within what :class:`~matgrad.symbolic.index_arrays.IndexArray` models.
+
     Examples
     --------
     >>> from matgrad.symbolic import check
@@ -58,6 +65,8 @@ def check(
     >>> verdict = check("affine", "W", lambda X, W, b: -2 * X.T @ (X @ W + b))
     >>> verdict.proven, verdict.diagnosis, verdict.counterexample.entry
     (False, 'sign flipped', (0, 0))
+    >>> check("affine", "W", lambda X, W, b: 2 * X.T @ (X @ W + b), all_sizes=True).method
+    'all sizes'
     """
     objective = get_objective(objective) if isinstance(objective, str) else objective
     if wrt not in objective.arguments:
@@ -79,7 +88,7 @@ def check(
     diagnosis = None
     if failure is not None:
         diagnosis = diagnose(objective, wrt, candidate, [failure[0], _probe(objective, failure[0].bias_kind)])
-    return Verdict(
+    verdict = Verdict(
         proven=failure is None,
         objective=objective.id,
         argument=wrt,
@@ -88,4 +97,12 @@ def check(
         seconds=time.perf_counter() - start,
         counterexample=failure[1] if failure else None,
         diagnosis=diagnosis,
+    )
+    if not (all_sizes and verdict.proven):
+        return verdict
+    symbolic = prove_all_sizes(objective, wrt=wrt, candidate=candidate)[wrt]
+    return replace(
+        symbolic,
+        shapes=f"{symbolic.shapes}; and exact at {verdict.shapes}",
+        seconds=verdict.seconds + symbolic.seconds,
     )

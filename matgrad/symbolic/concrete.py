@@ -25,6 +25,7 @@ from matgrad.symbolic.verdict import CONCRETE, Counterexample, Ledger, Verdict
 # A numeric residual below this (relative to the sizes involved) is no witness of a wrong formula.
 _WITNESS_TOLERANCE = 1e-20
 _DIGITS = 40
+_FACTOR_CHARACTERS = 400
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,12 @@ class Mismatch:
     difference: str
     candidate_value: float | None = None
     expected_value: float | None = None
+
+
+def _readable(difference: Any) -> str:
+    """The difference as text, factored when it is short enough for factoring to be quick and help."""
+    text = str(difference)
+    return str(sympy.factor(difference)) if len(text) <= _FACTOR_CHARACTERS else text
 
 
 def vanishes(expression: Any) -> bool:
@@ -167,7 +174,7 @@ class ExactGradient:
             unwitnessed = abs(_number(difference, values)) <= _WITNESS_TOLERANCE * max(1.0, abs(expected))
             if unwitnessed and vanishes(as_sympy(candidate[index]) - sympy.diff(self.value, symbol)):
                 continue
-            return Mismatch(index, str(difference), _number(candidate[index], values), expected)
+            return Mismatch(index, _readable(difference), _number(candidate[index], values), expected)
         return None
 
 

@@ -39,8 +39,10 @@ class Counterexample:
         where = f"entry {self.entry}" if self.entry is not None else "result"
         text = f"at shapes {shapes}, {where}: candidate − derivative = {_shorten(self.difference)}"
         if self.candidate_value is not None:
+            inputs = ", ".join(f"{name}={value}" for name, value in self.inputs.items())
+            where_numbers = f"at {inputs}" if len(inputs) <= _SHOWN_CHARACTERS else "at the inputs in .inputs"
             text += (
-                f"; numerically, with the inputs in .inputs, candidate {self.candidate_value:.6g}"
+                f"; numerically, {where_numbers}: candidate {self.candidate_value:.6g}"
                 f" vs derivative {self.expected_value:.6g}"
             )
         return text
