@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 SUBCOMMANDS: dict[str, str] = {
     "list": "matgrad.cli_list",
+    "verify": "matgrad.symbolic.cli",
     "check": "matgrad.testing.cli",
 }
 
