@@ -336,6 +336,64 @@ if torch is not None:
         ),
         markdown(
             r"""
+## Gradient check: the V-shaped curve
+
+How would we know the closed form is right without autograd? Compare it with numeric
+derivatives of $f$ itself, here for $\partial f/\partial W_1$ on the seed's tensors (in
+float64, `bias="post"`). `matgrad.testing.step_size_sweep` measures, for each step $h$,
+the largest error of each numeric derivative relative to matgrad's gradient:
+
+- forward difference $(f(W + hE) - f(W))/h$: truncation error $\propto h$;
+- central difference $(f(W + hE) - f(W - hE))/2h$: truncation error $\propto h^2$;
+- both lose digits to rounding as $h$ shrinks (error $\propto \varepsilon|f|/h$), hence the V;
+- the complex step $\operatorname{Im} f(W + ihE)/h$ subtracts nothing, so it has no
+  rounding term: its error falls with $h^2$ (on the central difference's line, which it
+  hides for large $h$) and then stays at machine precision, down to steps far below the
+  point where $W + h$ rounds back to $W$ and no difference can be taken.
+"""
+        ),
+        code(
+            r"""
+from functools import partial
+
+from matgrad.testing import step_size_sweep
+
+seed_float64 = {name: array.astype(np.float64) for name, array in arrays.items()}
+f_post = partial(sigmoid_net.value, bias="post")
+grad_post = partial(sigmoid_net.grad, bias="post")
+# Below h ≈ 1e-16 · |W1|, W1 + h rounds to W1 and the difference quotients are 0/0 (NaN).
+with np.errstate(invalid="ignore"):
+    sweep = step_size_sweep(f_post, grad_post, seed_float64, "W1")
+steps = sweep["steps"]
+for method in ("forward", "central", "complex"):
+    errors = sweep[method]
+    best = np.nanargmin(errors)
+    print(f"{method:8}: smallest error {errors[best]:.1e} at h = {steps[best]:.0e}")
+"""
+        ),
+        code(
+            r"""
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(7, 4.5))
+for method, style in (("forward", "o-"), ("central", "s-"), ("complex", "^-")):
+    ax.loglog(steps, sweep[method], style, markersize=3, label=f"{method} step")
+undefined = steps[np.isnan(sweep["central"])]
+if undefined.size:
+    ax.axvspan(steps[0], undefined.max(), color="grey", alpha=0.15, label="W₁ + h rounds to W₁")
+ax.set(
+    xlabel="step h",
+    ylabel="max |numeric − matgrad| / max(1, |matgrad|)",
+    title="∂f/∂W₁ of the seed's network: numeric derivatives vs the closed form",
+)
+ax.grid(True, which="major", alpha=0.3)
+ax.legend(loc="center", bbox_to_anchor=(0.45, 0.3))
+fig.tight_layout()
+plt.show()
+"""
+        ),
+        markdown(
+            r"""
 ## Training by gradient descent with matgrad's gradients
 
 A short run of the usual network (`bias="pre"`, one bias row shared by all samples) on a
