@@ -15,6 +15,7 @@ from collections.abc import Sequence
 SUBCOMMANDS: dict[str, str] = {
     "list": "matgrad.cli_list",
     "check": "matgrad.testing.cli",
+    "verify": "matgrad.symbolic.cli",
 }
 
 
