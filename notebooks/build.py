@@ -461,9 +461,220 @@ plt.show()
     ]
 
 
+def verify_notebook() -> list[NotebookNode]:
+    return [
+        markdown(
+            r"""
+# 03 · The proofs: every formula checked exactly
+
+Numbers that agree with autograd to seven digits are evidence, not proof. matgrad proves
+its formulas: the *same numpy code* that users call is run on arrays of sympy symbols
+instead of numbers, so its "value" becomes an exact expression in the entries and its
+"gradient" an exact expression for every entry. sympy differentiates the value entry by
+entry (with $\sigma$ kept opaque and $\sigma' = \sigma(1 - \sigma)$), and the two must agree
+*as polynomials*: no floating point, no tolerance. `matgrad verify` prints the whole
+table; here is one proof, small enough to read, and then wrong formulas being caught.
+"""
+        ),
+        code(
+            r"""
+import re
+
+import numpy as np
+import sympy
+from IPython.display import display
+
+from matgrad.registry import get_objective
+from matgrad.symbolic import check, symbol_arrays, verify
+from matgrad.symbolic.functions import sigma
+
+
+def readable(symbol):
+    # X_0_0 → X_{11}, W1_0_1 → (W_{1})_{12}, b1_1 → (b_{1})_{2}: 1-based indices, as in the math.
+    name, *index = symbol.name.split("_")
+    base = re.sub(r"^(\D+)(\d+)$", r"(\1_{\2})", name)
+    return base + "_{" + "".join(str(int(i) + 1) for i in index) + "}"
+
+
+def show(latex_lhs, text_lhs, expression, short=None):
+    # LaTeX where the viewer renders it, sympy's plain text where it does not; `short`
+    # replaces subexpressions by names for display only.
+    expression = expression.subs(short or {})
+    names = {s: readable(s) for s in expression.free_symbols if s not in (short or {}).values()}
+    latex = sympy.latex(expression, symbol_names=names)
+    output = {
+        "text/latex": f"$\\displaystyle {latex_lhs} = {latex}$",
+        "text/plain": f"{text_lhs} = {expression}",
+    }
+    display(output, raw=True)
+"""
+        ),
+        markdown(
+            r"""
+## One proof, small enough to read
+
+The network with the bias inside $\sigma$ (`sigmoid_net.pre`) with one sample, one input,
+two hidden units, one output, and bias vectors: $X$, $Y$ and $b_2$ have one entry, $W_1$
+is $1 \times 2$, $b_1$ has 2 entries and $W_2$ is $2 \times 1$. Every entry is a symbol:
+"""
+        ),
+        code(
+            r"""
+objective = get_objective("sigmoid_net.pre")
+sizes = {"n": 1, "d": 1, "h": 2, "o": 1}
+arrays = symbol_arrays(objective.signature.shapes(sizes, bias_kind="vector"))
+for name, array in arrays.items():
+    print(f"{name:3} {array.shape!s:7}", array.tolist())
+"""
+        ),
+        markdown(
+            r"""
+matgrad's own code (`objective.evaluate`, what `sigmoid_net.value_and_grad` runs after
+checking its inputs) on these symbols returns the value $f$ and $\partial f/\partial W_1$
+as expressions. To keep the lines short they are displayed with $s_j$ for the output of
+hidden unit $j$:
+"""
+        ),
+        code(
+            r"""
+f, grads = objective.evaluate(arrays, wrt="W1")
+hidden = {atom: sympy.Symbol(f"s_{j}") for j, atom in enumerate(sorted(f.atoms(sigma), key=str), start=1)}
+for atom, name in hidden.items():
+    show(sympy.latex(name), str(name), atom)
+show("f", "f", f, hidden)
+for index, entry in np.ndenumerate(arrays["W1"]):
+    partial = rf"\partial f / \partial {readable(entry)}"
+    show(rf"\text{{matgrad: }}\ {partial}", f"matgrad: ∂f/∂{entry}", grads["W1"][index], hidden)
+"""
+        ),
+        markdown(
+            r"""
+sympy differentiates $f$ itself with respect to each entry of $W_1$ (the chain rule
+through $\sigma$ uses $\sigma' = \sigma(1 - \sigma)$), and the difference from matgrad's
+entry expands to exactly zero:
+"""
+        ),
+        code(
+            r"""
+for index, entry in np.ndenumerate(arrays["W1"]):
+    derivative = sympy.diff(f, entry)
+    partial = rf"\partial f / \partial {readable(entry)}"
+    show(rf"\text{{sympy: }}\ {partial}", f"sympy: ∂f/∂{entry}", derivative, hidden)
+    difference = sympy.expand(grads["W1"][index] - derivative)
+    show(r"\text{matgrad} - \text{sympy}", "matgrad − sympy", difference)
+    assert difference == 0
+"""
+        ),
+        markdown(
+            r"""
+`matgrad.symbolic.check` does this for a candidate gradient, at chosen shapes, and with
+`all_sizes=True` also for *every* size: the code is run on arrays of symbolic shape
+$(n, d)$, $(d, h)$, ... and the two sides are compared in index notation.
+"""
+        ),
+        code(
+            r"""
+def matgrad_dW1(**arrays):
+    return objective.evaluate(arrays, wrt="W1")[1]["W1"]
+
+
+print(check(objective, "W1", matgrad_dW1, sizes=sizes, bias_kinds=("vector",)))
+print(check(objective, "W1", matgrad_dW1, all_sizes=True))
+"""
+        ),
+        markdown(
+            r"""
+## Every formula of the registry
+
+`verify()` proves every gradient of every objective, at the registry's sample shapes
+with every bias form, and at all sizes (what `matgrad verify` prints):
+"""
+        ),
+        code(
+            r"""
+verdicts = verify()
+proofs = {}
+for verdict in verdicts:
+    proofs.setdefault((verdict.objective, verdict.argument), {})[verdict.method] = verdict
+print(f"{'objective':18}{'∂f/∂':6}{'concrete shapes':>20}{'all sizes':>20}")
+for (objective_id, argument), by_method in proofs.items():
+    cells = [by_method[method] for method in ("concrete shapes", "all sizes")]
+    status = "".join(f"{'proven' if v.proven else 'NOT PROVEN':>12} {v.seconds:5.2f} s" for v in cells)
+    print(f"{objective_id:18}{argument:6}{status}")
+assert all(verdicts), "a formula of the registry is not proven"
+"""
+        ),
+        markdown(
+            r"""
+## Wrong formulas, caught
+
+Three slips that hand derivations make, written as a user would write a candidate
+gradient. Each is refuted with a counterexample (the shapes, the first wrong entry, the
+exact difference, and small integer inputs at which the numbers differ) and a diagnosis
+naming the slip:
+"""
+        ),
+        code(
+            r"""
+from matgrad.elementwise import sigmoid
+
+
+def dW_without_the_2(X, W, b):
+    return X.T @ (X @ W + b)  # ∂‖R‖²/∂R is 2R, not R
+
+
+def dW1_with_sigma_for_sigma_prime(X, Y, W1, b1, W2, b2):
+    S = sigmoid(X @ W1 + b1)
+    R = S @ W2 + b2 - Y
+    return 2 * X.T @ ((R @ W2.T) * S)  # σ where σ′ = σ(1 − σ) belongs
+
+
+def db_not_summed(X, W, b):
+    return 2 * (X @ W + b)  # right for a full b; a broadcast row b needs the sum over rows
+
+
+wrong = {
+    ("affine", "W"): dW_without_the_2,
+    ("sigmoid_net.pre", "W1"): dW1_with_sigma_for_sigma_prime,
+    ("affine", "b"): db_not_summed,
+}
+refuted = {}
+for (objective_id, argument), candidate in wrong.items():
+    refuted[candidate.__name__] = verdict = check(objective_id, argument, candidate)
+    print(verdict)
+    print()
+    assert not verdict.proven and verdict.diagnosis is not None
+"""
+        ),
+        markdown(
+            r"""
+The counterexample of the sigmoid slip, as math: the difference between the candidate
+and the true derivative at the $1 \times 1$ shapes, and the numbers at its integer inputs,
+recomputed here in floating point with the candidate and with `sigmoid_net.grad`:
+"""
+        ),
+        code(
+            r"""
+from matgrad import sigmoid_net
+
+verdict = refuted["dW1_with_sigma_for_sigma_prime"]
+counterexample = verdict.counterexample
+print("diagnosis:", verdict.diagnosis, "| entry:", counterexample.entry)
+difference = sympy.sympify(counterexample.difference, locals={"sigma": sigma})
+show(r"\text{candidate} - \text{derivative}", "candidate − derivative", difference)
+inputs = {name: np.array(value, dtype=float) for name, value in counterexample.inputs.items()}
+print("inputs:", counterexample.inputs)
+print(f"candidate          {dW1_with_sigma_for_sigma_prime(**inputs)[counterexample.entry]:.6f}")
+print(f"sigmoid_net.grad   {sigmoid_net.grad(**inputs, wrt='W1')['W1'][counterexample.entry]:.6f}")
+"""
+        ),
+    ]
+
+
 NOTEBOOKS: dict[str, Callable[[], list[NotebookNode]]] = {
     "01_affine.ipynb": affine_notebook,
     "02_sigmoid_net.ipynb": sigmoid_net_notebook,
+    "03_verify.ipynb": verify_notebook,
 }
 
 
