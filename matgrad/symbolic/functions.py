@@ -27,5 +27,12 @@ class sigma(sympy.Function):
             return None
         return self.rewrite(sympy.exp)._eval_evalf(prec)
 
-    def _latex(self, printer: sympy.printing.latex.LatexPrinter) -> str:
-        return rf"\sigma\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer: sympy.printing.latex.LatexPrinter, exp: str | None = None) -> str:
+        r"""σ(x) in LaTeX; sympy passes ``exp`` for a power, written σ^k(x) like sin^k(x).
+
+        >>> x = sympy.Symbol("x")
+        >>> sympy.latex(sigma(x) ** 2)
+        '\\sigma^{2}\\left(x\\right)'
+        """
+        power = "" if exp is None else f"^{{{exp}}}"
+        return rf"\sigma{power}\left({printer._print(self.args[0])}\right)"
