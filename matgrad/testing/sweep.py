@@ -30,7 +30,9 @@ def step_size_sweep(
     ``grad(**arrays)[wrt]`` is the exact gradient the numeric ones are measured against
     (pass float64 arrays and a correct gradient). ``steps`` defaults to 10⁻²⁰ … 10⁻¹,
     four per decade. Returns float arrays of len(steps) under "central", "forward" and
-    "complex", and the steps under "steps".
+    "complex", and the steps under "steps". Where a step is too small to move an entry
+    at all (x + h == x in floating point), a difference quotient is 0/0 and its error
+    is NaN, silently: that is the point where the V-curve ends.
 
     Examples
     --------
@@ -55,7 +57,7 @@ def step_size_sweep(
     sweep: dict[str, Array] = {"steps": h}
     for method in SWEEP_METHODS:
         numeric = METHODS[method]
-        sweep[method] = np.array(
-            [float(np.max(relative_errors(numeric(f, arrays, wrt, step), exact), initial=0.0)) for step in h]
-        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            errors = [relative_errors(numeric(f, arrays, wrt, step), exact) for step in h]
+        sweep[method] = np.array([float(np.max(e, initial=0.0)) for e in errors])
     return sweep
