@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -112,6 +114,14 @@ def test_the_step_sweep_draws_the_v_of_finite_differences():
     assert central[0] > 100 * central[best] and central[-1] > 100 * central[best]
     assert central.min() < forward.min() / 100
     assert sweep["complex"][steps <= 1e-8].max() < 1e-15
+
+
+def test_steps_too_small_to_move_an_entry_give_nan_quietly():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sweep = step_size_sweep(cubic, cubic_grad, {"A": A, "B": B}, "A", [1e-3, 1e-30])
+    assert np.isfinite(sweep["central"][0]) and np.isnan(sweep["central"][1])
+    assert sweep["complex"][1] < 1e-15
 
 
 def test_the_step_sweep_rejects_non_positive_steps():
