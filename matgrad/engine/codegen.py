@@ -264,33 +264,34 @@ def _share_scaled_operands(roots: list[Node]) -> list[Node]:
     occurrences: dict[tuple[Fraction, Node], int] = {}
     for node in walk_all(roots):
         c, body = split(node)
-        if c == 1 or body is None:
-            continue
-        for operand in _operands(body):
-            occurrences[(abs(c), operand)] = occurrences.get((abs(c), operand), 0) + 1
-    shared = {pair for pair, count in occurrences.items() if count >= 2}
-    if not shared:
-        return roots
+        if c != 1 and body is not None:
+            for operand in {operand for operand, _ in _scalings(body, abs(c))}:
+                occurrences[(abs(c), operand)] = occurrences.get((abs(c), operand), 0) + 1
     mapping: dict[Node, Node] = {}
     for node in walk_all(roots):
         c, body = split(node)
         if c == 1 or body is None:
             continue
-        for operand in _operands(body):
-            if (abs(c), operand) in shared:
-                scaled = Mul((Const(abs(c)), operand))
-                rebuilt = substitute(body, {operand: scaled}) if operand != body else scaled
+        for operand, rebuilt in _scalings(body, abs(c)):
+            if occurrences[(abs(c), operand)] >= 2:
                 mapping[node] = rebuilt if c > 0 else Mul((Const(Fraction(-1)), rebuilt))
                 break
-    return [substitute(root, mapping) for root in roots]
+    return [substitute(root, mapping) for root in roots] if mapping else roots
 
 
-def _operands(body: Node) -> list[Node]:
+def _scalings(body: Node, c: Fraction) -> list[tuple[Node, Node]]:
+    """(operand, body with c moved onto that operand) for each place c·body can be applied."""
+    scaled = Mul((Const(c), body))
+    options: list[tuple[Node, Node]] = [(body, scaled)]
     if isinstance(body, MatMul):
-        return [f for f in body.factors if not isinstance(f, Transpose)] + [body]
-    if isinstance(body, Sum):
-        return [body.arg, body]
-    return [body]
+        for index, factor in enumerate(body.factors):
+            if not isinstance(factor, Transpose):
+                factors = list(body.factors)
+                factors[index] = Mul((Const(c), factor))
+                options.insert(len(options) - 1, (factor, MatMul(tuple(factors))))
+    elif isinstance(body, Sum):
+        options.insert(0, (body.arg, Sum(Mul((Const(c), body.arg)), body.axis, body.keepdims)))
+    return options
 
 
 # ---------------------------------------------------------------------------------------

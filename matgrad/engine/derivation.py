@@ -204,6 +204,8 @@ def derive(
 def _resolve_wrt(
     wrt: str | Sequence[str] | None, found: Mapping[str, Var], expression: str
 ) -> tuple[str, ...]:
+    if not found:
+        raise UnknownNameError(f"{expression.strip()!r} has no names to differentiate with respect to")
     if wrt is None:
         return tuple(found)
     names = [n.strip() for n in wrt.split(",")] if isinstance(wrt, str) else [str(n) for n in wrt]

@@ -164,6 +164,12 @@ VJP: RuleTable[VjpRule] = RuleTable("differentiation")
 vjp = VJP.register
 
 
+@vjp(Var, Const, Identity)
+def _leaf(node: Node, G: Node, needed: list[bool]) -> Contributions:
+    """A name or a constant passes nothing on: its adjoint is the result."""
+    return []
+
+
 @vjp(Add)
 def _add(node: Node, G: Node, needed: list[bool]) -> Contributions:
     """d(Σ Tᵢ) = Σ dTᵢ; a broadcast term gets the adjoint summed back to its shape."""

@@ -150,7 +150,7 @@ def _const(node: Node, p: _Printer) -> tuple[str, int]:
         return value, (ATOM if node.value >= 0 and node.value.denominator == 1 else ADD)
     dims = " \\times ".join(map(str, node.shape)) if p.style.latex else "×".join(map(str, node.shape))
     ones = rf"\mathbf{{1}}_{{{dims}}}" if p.style.latex else f"1_({dims})"
-    return (ones, ATOM) if node.value == 1 else (f"{value}{ones}", PRODUCT)
+    return (ones, ATOM) if node.value == 1 else (f"{value}·{ones}", HADAMARD)
 
 
 @printer(Identity)

@@ -67,6 +67,19 @@ class Proof:
         numeric_ok = self.numeric is None or bool(self.numeric.passed)
         return numeric_ok and all(bool(v.proven) for v in self.symbolic.values())
 
+    def statement(self) -> str:
+        """Both verdicts without timings or error sizes (stable text for documents)."""
+        symbolic_ok = all(bool(v.proven) for v in self.symbolic.values())
+        shapes = ", ".join(f"{n} {format_shape(s)}" for n, s in self.symbolic_shapes.items())
+        numeric_shapes = ", ".join(f"{n} {format_shape(s)}" for n, s in self.numeric_shapes.items())
+        symbolic = f"symbolic proof {'proven' if symbolic_ok else 'FAILED'} (exact, sympy, at {shapes})"
+        if self.numeric is None:
+            numeric = f"numeric check not run ({self.numeric_note})"
+        else:
+            status = "passed" if self.numeric.passed else "FAILED"
+            numeric = f"numeric check {status} (central differences at {numeric_shapes})"
+        return f"Proof: {symbolic}; {numeric}."
+
     def summary(self) -> str:
         """Both verdicts, one line each."""
         symbolic_ok = all(bool(v.proven) for v in self.symbolic.values())

@@ -99,6 +99,8 @@ def split(node: Node) -> tuple[Fraction, Node | None]:
     """(c, body) with node = c·body; body None for a scalar constant."""
     if isinstance(node, Const) and node.shape == ():
         return node.value, None
+    if isinstance(node, Const) and node.value not in (0, 1):
+        return node.value, Const(ONE, node.shape)
     if isinstance(node, Mul) and isinstance(node.factors[0], Const) and node.factors[0].shape == ():
         rest = node.factors[1:]
         return node.factors[0].value, rest[0] if len(rest) == 1 else Mul(rest)
