@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 SUBCOMMANDS: dict[str, str] = {
     "list": "matgrad.cli_list",
+    "check": "matgrad.testing.cli",
     "derive": "matgrad.engine.cli",
 }
 

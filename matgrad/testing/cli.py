@@ -1,0 +1,99 @@
+"""``matgrad check``: numeric gradient checks of every registry entry at random sizes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+from matgrad.signature import BIAS_KINDS
+from matgrad.testing.report import GradientReport, format_shape, format_table
+
+if TYPE_CHECKING:
+    from matgrad.registry import Objective
+
+HELP = "check every closed-form gradient numerically (central, complex step, random direction)"
+
+METHODS = ("central", "complex", "direction")
+DTYPES = ("float64", "float32")
+
+
+def size_range(text: str) -> tuple[int, int]:
+    """'LO:HI' (each size drawn from LO to HI) or 'N' (every size N)."""
+    low, sep, high = text.partition(":")
+    try:
+        bounds = (int(low), int(high) if sep else int(low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes must be LO:HI or N, e.g. 1:6; got {text!r}") from None
+    if not 0 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"sizes need 0 ≤ LO ≤ HI; got {text!r}")
+    return bounds
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sizes, arguments and directions")
+    parser.add_argument(
+        "--sizes", type=size_range, default=(1, 6), metavar="LO:HI", help="range of every size (default 1:6)"
+    )
+    parser.add_argument("--dtype", choices=DTYPES, default="float64", help="dtype of the arguments")
+    parser.add_argument(
+        "--method", choices=METHODS, action="append", help="reference method (repeatable; default: all)"
+    )
+    parser.add_argument(
+        "--bias-kind", choices=BIAS_KINDS, action="append", help="bias shape (repeatable; default: all)"
+    )
+    parser.add_argument("--objective", help="a registry id or module name (default: every entry)")
+    parser.add_argument("--json", action="store_true", help="print the reports as JSON")
+
+
+def _rows(
+    objective: Objective, size_text: str, kind: str, reports: list[GradientReport]
+) -> list[tuple[str, ...]]:
+    """One table row per argument: its relative error under each method and the verdict."""
+    rows = []
+    for name in objective.arguments:
+        results = [r.arguments[name] for r in reports]
+        diagnoses = sorted({a.diagnosis or "FAIL" for a in results if not a.passed})
+        verdict = "ok" if not diagnoses else "FAIL: " + "; ".join(diagnoses)
+        shape = format_shape(results[0].shape)
+        errors = (f"{a.max_rel_error:.1e}" for a in results)
+        rows.append((objective.id, size_text, kind, name, shape, *errors, verdict))
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from matgrad.registry import OBJECTIVES, objectives_named
+    from matgrad.testing.check import check_objective, random_sizes
+
+    objectives = OBJECTIVES if args.objective is None else objectives_named(args.objective)
+    methods = tuple(args.method or METHODS)
+    rng = np.random.default_rng(args.seed)
+    rows: list[tuple[str, ...]] = []
+    reports: list[dict[str, Any]] = []
+    failed: list[GradientReport] = []
+    for objective in objectives:
+        sizes = random_sizes(objective.signature, rng, *args.sizes)
+        size_text = " ".join(f"{dim}={size}" for dim, size in sizes.items())
+        for kind in args.bias_kind or BIAS_KINDS:
+            checks = [
+                check_objective(
+                    objective, sizes=sizes, bias_kind=kind, dtype=args.dtype, method=m, seed=args.seed
+                )
+                for m in methods
+            ]
+            rows += _rows(objective, size_text, kind, checks)
+            reports += [{"sizes": sizes, "bias_kind": kind, **r.to_dict()} for r in checks]
+            failed += [r for r in checks if not r.passed]
+    if args.json:
+        print(json.dumps(reports, ensure_ascii=False, indent=2))
+        return 1 if failed else 0
+    header = ("objective", "sizes", "bias", "argument", "shape", *(f"{m} rel err" for m in methods), "result")
+    print("\n".join(format_table(header, rows)))
+    scope = f"{len(rows)} gradients × {len(methods)} methods ({', '.join(methods)})"
+    verdict = "all pass" if not failed else f"{len(failed)} checks FAILED"
+    print(f"\nrel err = max |err| / max(1, |ref|). {scope}, {args.dtype}, seed {args.seed}: {verdict}")
+    for report in failed:
+        print(f"\n{report}")
+    return 1 if failed else 0
