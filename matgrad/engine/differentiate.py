@@ -73,6 +73,9 @@ def differentiate(value: Node, wrt: Sequence[str]) -> Gradients:
     """
     if shape_of(value) != ():
         raise ShapeError(f"the objective must be a scalar; it has shape {format_shape(shape_of(value))}")
+    # Shapes of the names come from the tree as given: the simplified value may have lost
+    # a name altogether (X − X = 0), whose gradient is then 0 of the name's shape.
+    variables = {n.name: n for n in walk(value) if isinstance(n, Var)}
     value = Simplifier()(value)
     order = walk(value)
     keep = frozenset(n for n in order if isinstance(n, Add))
@@ -104,7 +107,6 @@ def differentiate(value: Node, wrt: Sequence[str]) -> Gradients:
             pending.setdefault(child, []).append(contribution)
         steps.append(Step(node, adjoint, tuple(made)))
 
-    variables = {n.name: n for n in order if isinstance(n, Var)}
     gradients: dict[str, Node] = {}
     for name in wrt:
         var = variables.get(name)

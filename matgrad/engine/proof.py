@@ -35,21 +35,13 @@ SYMBOLIC_SIZES = (2, 3)
 NUMERIC_SIZES_FROM = 3
 
 
-def _contract() -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """``check_function`` of matgrad.symbolic and ``check_gradients`` of matgrad.testing.
-
-    Until both have landed, the missing one is the INTERIM stand-in of
-    :mod:`matgrad.engine.interim` (same signature).
-    """
+def _check_function() -> Callable[..., Any]:
+    """``matgrad.symbolic.check_function``, or its INTERIM stand-in until that lands."""
     from matgrad.engine import interim
 
     symbolic = importlib.import_module("matgrad.symbolic")
-    check_function = getattr(symbolic, "check_function", interim.check_function)
-    try:
-        check_gradients = importlib.import_module("matgrad.testing").check_gradients
-    except ModuleNotFoundError:
-        check_gradients = interim.check_gradients
-    return check_function, check_gradients
+    check: Callable[..., Any] = getattr(symbolic, "check_function", interim.check_function)
+    return check
 
 
 @dataclass(frozen=True)
@@ -130,7 +122,9 @@ def prove(
     tree: Node, variables: Sequence[Var], code: GeneratedCode, wrt: Sequence[str], seed: int = 0
 ) -> Proof:
     """Run both proofs of ``code`` (the generated function) against the parsed ``tree``."""
-    check_function, check_gradients = _contract()
+    from matgrad.testing import check_gradients
+
+    check_function = _check_function()
     function = code.compile()
 
     def value_fn(**arrays: Array) -> Any:
