@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, str] = {
     "list": "matgrad.cli_list",
     "check": "matgrad.testing.cli",
     "derive": "matgrad.engine.cli",
+    "verify": "matgrad.symbolic.cli",
 }
 
 

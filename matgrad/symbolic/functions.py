@@ -21,5 +21,11 @@ class sigma(sympy.Function):
     def _eval_rewrite_as_exp(self, x: sympy.Expr, **kwargs: object) -> sympy.Expr:
         return 1 / (1 + sympy.exp(-x))
 
+    def _eval_evalf(self, prec: int) -> sympy.Expr | None:
+        # Numbers for the numeric instance of a counterexample; a symbolic σ stays opaque.
+        if not self.args[0].is_number:
+            return None
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
     def _latex(self, printer: sympy.printing.latex.LatexPrinter) -> str:
         return rf"\sigma\left({printer._print(self.args[0])}\right)"

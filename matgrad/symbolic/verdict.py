@@ -1,0 +1,140 @@
+"""The outcome of a proof: :class:`Verdict`, with a :class:`Counterexample` when it fails."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+CONCRETE = "concrete shapes"
+ALL_SIZES = "all sizes"
+
+_SHOWN_CHARACTERS = 240
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _SHOWN_CHARACTERS else text[: _SHOWN_CHARACTERS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """Where a candidate gradient differs from the derivative.
+
+    ``shapes`` are the argument shapes of the failing case; ``entry`` the index of the
+    first wrong entry (None when the whole result is wrong: its shape, an exception, or
+    a residual at symbolic sizes); ``difference`` is candidate − derivative there,
+    exactly; ``inputs`` a numeric instance (small integers for every entry), at which
+    the candidate gives ``candidate_value`` and the derivative ``expected_value``.
+    """
+
+    shapes: Mapping[str, tuple[Any, ...]]
+    entry: tuple[int, ...] | None
+    difference: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    candidate_value: float | None = None
+    expected_value: float | None = None
+
+    def __str__(self) -> str:
+        shapes = ", ".join(f"{name} {tuple(shape)}" for name, shape in self.shapes.items())
+        where = f"entry {self.entry}" if self.entry is not None else "result"
+        text = f"at shapes {shapes}, {where}: candidate − derivative = {_shorten(self.difference)}"
+        if self.candidate_value is not None:
+            text += (
+                f"; numerically, with the inputs in .inputs, candidate {self.candidate_value:.6g}"
+                f" vs derivative {self.expected_value:.6g}"
+            )
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "shapes": {name: [str(s) for s in shape] for name, shape in self.shapes.items()},
+            "entry": list(self.entry) if self.entry is not None else None,
+            "difference": self.difference,
+            "inputs": dict(self.inputs),
+            "candidate_value": self.candidate_value,
+            "expected_value": self.expected_value,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether ∂f/∂``argument`` of ``objective`` is proven, how, where and how fast.
+
+    ``method`` is "concrete shapes" (exact at each listed shape) or "all sizes"
+    (exact with the sizes as symbols). When ``proven`` is False, ``counterexample``
+    says where and ``diagnosis`` names the known slip it matches, if any; ``note``
+    explains a proof that could not be carried out.
+    """
+
+    proven: bool
+    objective: str
+    argument: str
+    method: str
+    shapes: str
+    seconds: float
+    counterexample: Counterexample | None = None
+    diagnosis: str | None = None
+    note: str | None = None
+
+    def __str__(self) -> str:
+        status = "proven" if self.proven else "NOT proven"
+        text = (
+            f"{self.objective} ∂f/∂{self.argument}: {status} at {self.method} "
+            f"[{self.shapes}] in {self.seconds:.2f} s"
+        )
+        if self.diagnosis:
+            text += f"\n  likely slip: {self.diagnosis}"
+        if self.counterexample is not None:
+            text += f"\n  counterexample {self.counterexample}"
+        if self.note:
+            text += f"\n  note: {self.note}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "objective": self.objective,
+            "argument": self.argument,
+            "method": self.method,
+            "shapes": self.shapes,
+            "proven": self.proven,
+            "seconds": round(self.seconds, 3),
+            "diagnosis": self.diagnosis,
+            "counterexample": self.counterexample.to_dict() if self.counterexample else None,
+            "note": self.note,
+        }
+
+
+@dataclass
+class Ledger:
+    """The results of one proof method for one objective, argument by argument, as they come in."""
+
+    objective: str
+    method: str
+    arguments: tuple[str, ...]
+    seconds: dict[str, float] = field(default_factory=dict)
+    counterexamples: dict[str, Counterexample] = field(default_factory=dict)
+    diagnoses: dict[str, str | None] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def settled(self, argument: str) -> bool:
+        """Whether ``argument`` has already failed, so further cases need not run."""
+        return argument in self.counterexamples or argument in self.notes
+
+    def add_seconds(self, argument: str, seconds: float) -> None:
+        self.seconds[argument] = self.seconds.get(argument, 0.0) + seconds
+
+    def verdicts(self, shapes: str) -> dict[str, Verdict]:
+        return {
+            name: Verdict(
+                proven=not self.settled(name),
+                objective=self.objective,
+                argument=name,
+                method=self.method,
+                shapes=shapes,
+                seconds=self.seconds.get(name, 0.0),
+                counterexample=self.counterexamples.get(name),
+                diagnosis=self.diagnoses.get(name),
+                note=self.notes.get(name),
+            )
+            for name in self.arguments
+        }

@@ -1,0 +1,30 @@
+"""Every proof for the registry: each gradient at concrete shapes and at all sizes."""
+
+from __future__ import annotations
+
+from matgrad.registry import OBJECTIVES, objectives_named
+from matgrad.symbolic.all_sizes import prove_all_sizes
+from matgrad.symbolic.concrete import prove_concrete
+from matgrad.symbolic.verdict import Verdict
+
+
+def verify(objective_id: str | None = None) -> list[Verdict]:
+    """Prove every gradient of every registry entry (or of those named ``objective_id``).
+
+    ``objective_id`` is an id ('sigmoid_net.pre') or a module name ('sigmoid_net', for
+    every bias placement). Two verdicts per argument: concrete shapes, then all sizes.
+
+    Examples
+    --------
+    >>> from matgrad.symbolic import verify
+    >>> [(v.argument, v.method, v.proven) for v in verify("affine")][:2]
+    [('X', 'concrete shapes', True), ('X', 'all sizes', True)]
+    """
+    selected = OBJECTIVES if objective_id is None else objectives_named(objective_id)
+    verdicts = []
+    for objective in selected:
+        concrete = prove_concrete(objective)
+        all_sizes = prove_all_sizes(objective)
+        for name in objective.arguments:
+            verdicts += [concrete[name], all_sizes[name]]
+    return verdicts
