@@ -59,15 +59,45 @@ def _sympy_softplus(x: Any) -> Any:
     return -sympy.log(1 - sigma(x))
 
 
+_RELU_AND_STEP: list[tuple[Any, Any]] = []  # built on first use, so sympy loads lazily
+
+
+def _sympy_relu_and_step() -> tuple[Any, Any]:
+    """Opaque one-argument sympy functions relu and step, with relu′ = step and step′ = 0.
+
+    Not Max(0, x) and Heaviside(x): those carry a second argument (0, or H(0) = 1/2) and
+    conventions at the kink that a proof at generic symbols has no use for.
+    """
+    if _RELU_AND_STEP:
+        return _RELU_AND_STEP[0]
+    import sympy
+
+    class step(sympy.Function):  # type: ignore[misc]
+        def fdiff(self, argindex: int = 1) -> Any:
+            if argindex != 1:
+                raise sympy.ArgumentIndexError(self, argindex)
+            return sympy.Integer(0)
+
+    class relu(sympy.Function):  # type: ignore[misc]
+        def fdiff(self, argindex: int = 1) -> Any:
+            if argindex != 1:
+                raise sympy.ArgumentIndexError(self, argindex)
+            return step(self.args[0])
+
+    _RELU_AND_STEP.append((relu, step))
+    return relu, step
+
+
 def _sympy(name: str) -> Any:
     import sympy
 
+    relu_function, step_function = _sympy_relu_and_step()
     return {
         "tanh": sympy.tanh,
         "exp": sympy.exp,
         "log": sympy.log,
-        "relu": lambda x: sympy.Max(0, x),
-        "step": sympy.Heaviside,
+        "relu": relu_function,
+        "step": step_function,
         "softplus": _sympy_softplus,
     }[name]
 

@@ -15,11 +15,11 @@ from matgrad.engine import differentiate as differentiate_module
 from matgrad.engine.catalogue import EXAMPLES, SEEDS, render, seed_example
 from matgrad.engine.codegen import PYTHON
 from matgrad.engine.differentiate import VJP
-from matgrad.engine.interim import symbol_arrays  # matgrad.symbolic.symbol_arrays once it lands
 from matgrad.engine.latex import PRINT
 from matgrad.engine.simplify import RULES
 from matgrad.engine.to_sympy import SYMPY, to_sympy
 from matgrad.registry import OBJECTIVES
+from matgrad.symbolic import symbol_arrays
 
 DOCUMENT = Path(__file__).parents[1] / "derivations" / "engine.md"
 BIAS_KINDS = ("full", "row", "vector")

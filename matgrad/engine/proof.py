@@ -17,7 +17,6 @@ positive arguments (their natural domain).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import cycle
@@ -33,15 +32,6 @@ from matgrad.engine.to_sympy import to_sympy
 Array = np.ndarray[Any, np.dtype[Any]]
 SYMBOLIC_SIZES = (2, 3)
 NUMERIC_SIZES_FROM = 3
-
-
-def _check_function() -> Callable[..., Any]:
-    """``matgrad.symbolic.check_function``, or its INTERIM stand-in until that lands."""
-    from matgrad.engine import interim
-
-    symbolic = importlib.import_module("matgrad.symbolic")
-    check: Callable[..., Any] = getattr(symbolic, "check_function", interim.check_function)
-    return check
 
 
 @dataclass(frozen=True)
@@ -122,9 +112,9 @@ def prove(
     tree: Node, variables: Sequence[Var], code: GeneratedCode, wrt: Sequence[str], seed: int = 0
 ) -> Proof:
     """Run both proofs of ``code`` (the generated function) against the parsed ``tree``."""
+    from matgrad.symbolic import check_function
     from matgrad.testing import check_gradients
 
-    check_function = _check_function()
     function = code.compile()
 
     def value_fn(**arrays: Array) -> Any:
