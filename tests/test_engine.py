@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +179,12 @@ def test_steps_name_every_rule_used():
     for rule in ("squared Frobenius norm", "sum rule", "matrix product rule", "sigmoid"):
         assert f"**{rule}**" in markdown
     assert markdown.count("$$") % 2 == 0
+
+
+def test_matgrad_derive_without_proof_does_not_load_sympy():
+    code = (
+        "import sys, matgrad; d = matgrad.derive('trace(A @ X)', 'X', prove=False); "
+        "print(d.text('X'), 'sympy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["Aᵀ", "False"]
