@@ -69,8 +69,8 @@ class GeneratedCode:
         """The function itself.
 
         The source is the engine's own output, built from node rules and from names the
-        tokenizer admitted (letters, digits and ``_``, not Python keywords); user text
-        never reaches the compiler.
+        tokenizer admitted (letters, digits and ``_``, not Python keywords; the docstring
+        is the parsed expression printed back); user text never reaches the compiler.
         """
         namespace: dict[str, Any] = {"__name__": "matgrad_generated"}
         exec(compile(self.source, f"<matgrad.engine {self.function_name}>", "exec"), namespace)
