@@ -115,7 +115,7 @@ class _Generator:
     def name_for(self, node: Node) -> str:
         display = self.display.get(node)
         taken = set(self.bound.values())
-        candidate = f"_{display}" if display else f"_t{len(self.bound)}"
+        candidate = f"_{display}" if display else f"_t{sum(n not in self.display for n in self.bound)}"
         while candidate in taken:
             candidate += "_"
         return candidate
@@ -125,7 +125,7 @@ class _Generator:
             return False
         if self.uses.get(node, 0) >= 2:
             return True
-        return isinstance(node, Add | Mul) and shape_of(node) != () and self.in_place_order(node) is not None
+        return self.in_place_plan(node) is not None
 
     # -- emission ------------------------------------------------------------------
     def module(self, function_name: str, docstring: str) -> GeneratedCode:
@@ -182,21 +182,24 @@ class _Generator:
         )
 
     def emit(self, node: Node) -> None:
+        """``name = …`` for ``node``; a sum or product starting from a fresh array updates it in place."""
         name = self.name_for(node)
-        order = self.in_place_order(node) if isinstance(node, Add | Mul) and shape_of(node) != () else None
-        if order is None:
+        plan = self.in_place_plan(node)
+        if plan is None:
             self.lines.append(f"{name} = {self.expr(node, top=True)}")
         else:
-            first, rest = order
+            first, rest = plan
             self.lines.append(f"{name} = {self.expr(first, top=True)}")
-            for op, operand in rest:
-                self.lines.append(f"{name} {op}= {operand}")
+            self.lines += [f"{name} {op}= {self.expr(operand)}" for op, operand in rest]
         self.bound[node] = name
 
-    def in_place_order(self, node: Node) -> tuple[Node, list[tuple[str, str]]] | None:
-        """(first operand, [(op, code), …]) when a fresh full-size operand can start the chain."""
+    def in_place_plan(self, node: Node) -> tuple[Node, list[tuple[str, Node]]] | None:
+        """(first operand, [(operator, operand), …]) when a fresh array of the result's shape
+        can start the chain and take the other operands in place (``t += b``); else None."""
         full = shape_of(node)
-        operands: list[tuple[str, Node]] = []  # (operator, operand)
+        if full == () or not isinstance(node, Add | Mul):
+            return None
+        operands: list[tuple[str, Node]] = []
         if isinstance(node, Add):
             for term in node.terms:
                 c, body = split(term)
@@ -205,16 +208,14 @@ class _Generator:
                 )
                 operands.append(("+" if c > 0 else "-", positive))
         else:
-            assert isinstance(node, Mul)
             for factor in node.factors:
-                if isinstance(factor, Power) and factor.exponent == -1:
-                    operands.append(("/", factor.base))
-                else:
-                    operands.append(("*", factor))
+                reciprocal = isinstance(factor, Power) and factor.exponent == -1
+                operands.append(
+                    ("/", factor.base) if isinstance(factor, Power) and reciprocal else ("*", factor)
+                )
         for index, (op, operand) in enumerate(operands):
             if op in "+*" and shape_of(operand) == full and self.fresh(operand):
-                rest = operands[:index] + operands[index + 1 :]
-                return operand, [(o, self.expr(n)) for o, n in rest]
+                return operand, operands[:index] + operands[index + 1 :]
         return None
 
     def fresh(self, node: Node) -> bool:
