@@ -233,11 +233,12 @@ def _hadamard(factors: list[Node], p: _Printer) -> tuple[str, int]:
     array_text = dot.join(p.at(f, POSTFIX) for f in arrays)
     if not scalars:
         return array_text, (HADAMARD if len(arrays) > 1 else POSTFIX)
-    joined = "".join(scalar_text) if all(isinstance(f, Var) for f in scalars) else "·".join(scalar_text)
-    if p.style.latex:
-        joined = r"\,".join(scalar_text)
     body = array_text if len(arrays) == 1 else f"({array_text})"
-    return joined + (r"\," if p.style.latex else "") + body, PRODUCT
+    if p.style.latex:
+        return r"\,".join([*scalar_text, body]), PRODUCT
+    # λX reads well; ‖X‖²_F·X and tr(X)·1 need the dot to be read at all.
+    plain = all(isinstance(f, Var) for f in scalars) and not body[:1].isdigit()
+    return ("" if plain else "·").join([*scalar_text, body]), PRODUCT
 
 
 def _scaled(c: Fraction, body: Node, p: _Printer) -> tuple[str, int]:
@@ -276,24 +277,25 @@ def _superscript(value: Fraction, p: _Printer) -> str:
         return "{" + (str(value) if value.denominator == 1 else number(value, p.style)) + "}"
     if value.denominator == 1:
         return str(value.numerator).translate(_SUP)
-    return f"^({value.numerator}/{value.denominator})"
+    sign = "−" if value < 0 else ""
+    return f"^({sign}{abs(value.numerator)}/{value.denominator})"
 
 
 @printer(Power)
 def _power(node: Node, p: _Printer) -> tuple[str, int]:
     assert isinstance(node, Power)
     if isinstance(node.base, SqNorm):
-        exponent = 2 * node.exponent
+        power = 2 * node.exponent  # of the norm itself
         norm = _norm(node.base.arg, p)
-        if exponent == 1:
+        if power == 1:
             return norm + "_F", ATOM
-        return norm + ("_F^" if p.style.latex else "_F") + _superscript(exponent, p), POSTFIX
+        return norm + ("_F^" if p.style.latex else "_F") + _superscript(power, p), POSTFIX
     base = p.at(node.base, ATOM)
     if shape_of(node.base) == ():
         return base + ("^" if p.style.latex else "") + _superscript(node.exponent, p), POSTFIX
     if p.style.latex:
         return rf"{base}^{{\odot {node.exponent}}}", POSTFIX
-    return f"{base}^⊙{_superscript(node.exponent, p)}", POSTFIX
+    return f"{base}^⊙{_superscript(node.exponent, p).removeprefix('^')}", POSTFIX
 
 
 FUNCTION_NAMES = {

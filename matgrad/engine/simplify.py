@@ -221,7 +221,7 @@ def _flatten_mul(factors: Iterable[Node]) -> list[Node]:
 def _add(node: Node, s: Simplifier) -> Node:
     assert isinstance(node, Add)
     full = shape_of(node)
-    terms = _collect(_flatten_add(node.terms))
+    terms = _collect(_flatten_add(node.terms, s.keep))
     if not terms:
         return Const(Fraction(0), full)
     if broadcast_shapes([shape_of(body) if body else () for _, body in terms]) != full:
@@ -233,13 +233,16 @@ def _add(node: Node, s: Simplifier) -> Node:
     return factored
 
 
-def _flatten_add(terms: Iterable[Node], c: Fraction = ONE) -> list[tuple[Fraction, Node | None]]:
-    """(coefficient, body) pairs; constant multiples of nested sums are distributed."""
+def _flatten_add(
+    terms: Iterable[Node], keep: frozenset[Node] = frozenset(), c: Fraction = ONE
+) -> list[tuple[Fraction, Node | None]]:
+    """(coefficient, body) pairs; constant multiples of nested sums are distributed, except
+    of the sums in ``keep`` (the objective's own), which stay whole: R + Rᵀ, not XᵀX − I + Rᵀ."""
     flat: list[tuple[Fraction, Node | None]] = []
     for term in terms:
         coefficient, body = split(term)
-        if isinstance(body, Add):
-            flat.extend(_flatten_add(body.terms, c * coefficient))
+        if isinstance(body, Add) and body not in keep:
+            flat.extend(_flatten_add(body.terms, keep, c * coefficient))
         elif isinstance(body, Const):
             flat.append((c * coefficient * body.value, Const(ONE, body.shape)))
         else:
@@ -322,7 +325,7 @@ def _expanded(terms: list[tuple[Fraction, Node | None]], s: Simplifier) -> Node 
     changed = False
     for coefficient, body in terms:
         factors = list(body.factors) if isinstance(body, Mul) else [body] if body is not None else []
-        sums = [_flatten_add(f.terms) if isinstance(f, Add) else [(ONE, f)] for f in factors]
+        sums = [_flatten_add(f.terms, s.keep) if isinstance(f, Add) else [(ONE, f)] for f in factors]
         if math.prod(len(options) for options in sums) > _MAX_EXPANDED_TERMS:
             return None
         changed |= any(len(options) > 1 for options in sums)
