@@ -188,3 +188,14 @@ def test_matgrad_derive_without_proof_does_not_load_sympy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["Aᵀ", "False"]
+
+
+def test_a_checker_that_cannot_decide_is_not_a_proof(monkeypatch):
+    import matgrad.symbolic.concrete
+
+    def undecided(*args, **kwargs):
+        raise NotImplementedError("no rule for this function")
+
+    monkeypatch.setattr(matgrad.symbolic.concrete, "check_function", undecided)
+    with pytest.raises(ProofFailure, match="undecided, the symbolic checker raised NotImplementedError"):
+        derive("sum(exp(X))", "X")

@@ -34,6 +34,19 @@ NUMERIC_SIZES_FROM = 3
 
 
 @dataclass(frozen=True)
+class Undecided:
+    """The symbolic checker raised instead of deciding: not a proof."""
+
+    argument: str
+    reason: str
+    proven: bool = False
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return f"∂f/∂{self.argument}: undecided, the symbolic checker raised {self.reason}"
+
+
+@dataclass(frozen=True)
 class Proof:
     """The verdicts for one derivation."""
 
@@ -124,7 +137,12 @@ def prove(
         return lambda **arrays: function(**arrays)[1][name]
 
     symbolic_shapes = concrete_shapes(variables, list(_take(cycle(SYMBOLIC_SIZES), len(variables) * 2)))
-    symbolic = {name: check_function(value_fn, gradient_fn(name), symbolic_shapes, name) for name in wrt}
+    symbolic: dict[str, Any] = {}
+    for name in wrt:
+        try:
+            symbolic[name] = check_function(value_fn, gradient_fn(name), symbolic_shapes, name)
+        except Exception as error:  # a checker that cannot decide has not proven anything
+            symbolic[name] = Undecided(name, f"{type(error).__name__}: {error}")
 
     numeric_shapes = concrete_shapes(
         variables, range(NUMERIC_SIZES_FROM, NUMERIC_SIZES_FROM + 2 * len(variables))
