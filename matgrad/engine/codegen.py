@@ -37,6 +37,7 @@ from matgrad.engine.nodes import (
     Trace,
     Transpose,
     Var,
+    with_children,
 )
 from matgrad.engine.shapes import format_shape, shape_of, substitute
 from matgrad.engine.simplify import split
@@ -261,37 +262,51 @@ def _may_alias_input(node: Node) -> bool:
 
 
 def _share_scaled_operands(roots: list[Node]) -> list[Node]:
-    """Rewrite c·(A @ B) as (cA) @ B when cA is needed at least twice, so it is computed once."""
-    occurrences: dict[tuple[Fraction, Node], int] = {}
+    """Apply each constant factor where the other gradients need it too, so it is paid once.
+
+    ``2·(ΔW₁ᵀ)``, ``2·(XᵀΔ)``, ``2·1ₙᵀ(RW₂ᵀ)`` and ``2·SᵀR`` all contain R linearly; moving
+    each 2 onto R makes ``2 * R`` one shared array, as in hand-written backpropagation,
+    instead of scaling several larger arrays. Each scaled node takes the operand that the
+    most scaled nodes can share (at least two), through products, sums and transposes.
+    """
+    options = {}
+    counts: dict[tuple[Fraction, Node], int] = {}
     for node in walk_all(roots):
         c, body = split(node)
         if c != 1 and body is not None:
-            for operand in {operand for operand, _ in _scalings(body, abs(c))}:
-                occurrences[(abs(c), operand)] = occurrences.get((abs(c), operand), 0) + 1
+            options[node] = (c, _scalings(body, abs(c), depth=_SCALING_DEPTH))
+            for operand in {operand for operand, _ in options[node][1]}:
+                counts[(abs(c), operand)] = counts.get((abs(c), operand), 0) + 1
     mapping: dict[Node, Node] = {}
-    for node in walk_all(roots):
-        c, body = split(node)
-        if c == 1 or body is None:
-            continue
-        for operand, rebuilt in _scalings(body, abs(c)):
-            if occurrences[(abs(c), operand)] >= 2:
-                mapping[node] = rebuilt if c > 0 else Mul((Const(Fraction(-1)), rebuilt))
-                break
+    for node, (c, choices) in options.items():
+        ranked = [(counts[(abs(c), operand)], index) for index, (operand, _) in enumerate(choices)]
+        count, best = max(ranked)
+        if count >= 2:
+            rebuilt = choices[best][1]
+            mapping[node] = rebuilt if c > 0 else Mul((Const(Fraction(-1)), rebuilt))
     return [substitute(root, mapping) for root in roots] if mapping else roots
 
 
-def _scalings(body: Node, c: Fraction) -> list[tuple[Node, Node]]:
-    """(operand, body with c moved onto that operand) for each place c·body can be applied."""
-    scaled = Mul((Const(c), body))
-    options: list[tuple[Node, Node]] = [(body, scaled)]
-    if isinstance(body, MatMul):
-        for index, factor in enumerate(body.factors):
-            if not isinstance(factor, Transpose):
-                factors = list(body.factors)
-                factors[index] = Mul((Const(c), factor))
-                options.insert(len(options) - 1, (factor, MatMul(tuple(factors))))
-    elif isinstance(body, Sum):
-        options.insert(0, (body.arg, Sum(Mul((Const(c), body.arg)), body.axis, body.keepdims)))
+_SCALING_DEPTH = 4
+
+
+def _scalings(body: Node, c: Fraction, depth: int) -> list[tuple[Node, Node]]:
+    """(operand, body with c applied to that operand) for each place c·body can be applied:
+    the body itself, or recursively a factor of a product, a summand's source, a transpose."""
+    options: list[tuple[Node, Node]] = [(body, Mul((Const(c), body)))]
+    if depth == 0:
+        return options
+    if isinstance(body, MatMul | Mul):
+        parts = body.factors
+    elif isinstance(body, Sum | Transpose):
+        parts = (body.arg,)
+    else:
+        return options
+    for index, part in enumerate(parts):
+        if isinstance(part, Const):
+            continue
+        for operand, scaled in _scalings(part, c, depth - 1):
+            options.append((operand, with_children(body, (*parts[:index], scaled, *parts[index + 1 :]))))
     return options
 
 
