@@ -82,7 +82,9 @@ class Derivation:
 
     def steps_markdown(self) -> str:
         """The derivation in differentials, one step per rule (Markdown with LaTeX)."""
-        return steps.markdown(self.value_latex, self.steps, self.gradients, self.names, self.where_latex())
+        return steps.markdown(
+            self.value_latex, self.value, self.steps, self.gradients, self.names, self.where_latex()
+        )
 
     @property
     def numpy_source(self) -> str:

@@ -69,6 +69,7 @@ def rule_of(node: Node) -> tuple[str, str]:
 
 def markdown(
     value_latex: str,
+    simplified: Node,
     steps: tuple[Step, ...],
     gradients: Mapping[str, Node],
     names: Mapping[Node, str],
@@ -79,8 +80,10 @@ def markdown(
     def show(node: Node) -> str:
         return latex(node, names)
 
-    lines = [
-        f"Objective: $f = {value_latex}$.",
+    lines = [f"Objective: $f = {value_latex}$."]
+    if latex(simplified) != value_latex:
+        lines.append(f"Simplified (the same function): $f = {latex(simplified)}$.")
+    lines += [
         "",
         r"With $\langle A, B\rangle = \operatorname{tr}(A^\top B) = \sum_{ij} A_{ij}B_{ij}$, "
         r"the gradient is defined by $df = \langle \partial f/\partial A, dA\rangle$.",
@@ -91,10 +94,9 @@ def markdown(
     for number, step in enumerate(steps, start=1):
         rule, identity = rule_of(step.node)
         is_root = isinstance(step.adjoint, Const) and step.adjoint.value == 1 and step.adjoint.shape == ()
+        differential = f"d{_operand(step.node, names)}"
         left = (
-            f"d\\left({show(step.node)}\\right)"
-            if is_root
-            else (rf"\left\langle {show(step.adjoint)},\ d\left({show(step.node)}\right)\right\rangle")
+            differential if is_root else rf"\left\langle {show(step.adjoint)},\ {differential}\right\rangle"
         )
         right = " + ".join(
             rf"\left\langle {show(contribution)},\ d{_operand(child, names)}\right\rangle"
