@@ -13,9 +13,24 @@ array([[12., 12.],
 matgrad loads numpy only; sympy is imported by ``matgrad.symbolic`` when it is used.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from matgrad import affine, sigmoid_net
 from matgrad.registry import OBJECTIVES, get_objective
 
+if TYPE_CHECKING:
+    from matgrad.engine import Derivation
+
 __version__ = "0.1.0"
 
-__all__ = ["OBJECTIVES", "__version__", "affine", "get_objective", "sigmoid_net"]
+__all__ = ["OBJECTIVES", "__version__", "affine", "derive", "get_objective", "sigmoid_net"]
+
+
+def derive(expression: str, wrt: Any = None, shapes: Any = None, *, prove: bool = True) -> "Derivation":
+    """Closed-form, proven gradients of a matrix expression: :func:`matgrad.engine.derive`.
+
+    Imports the engine (and sympy) only when called, so ``import matgrad`` stays light.
+    """
+    from matgrad.engine import derive as engine_derive
+
+    return engine_derive(expression, wrt, shapes, prove=prove)

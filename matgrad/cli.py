@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     "list": "matgrad.cli_list",
     "verify": "matgrad.symbolic.cli",
     "check": "matgrad.testing.cli",
+    "derive": "matgrad.engine.cli",
 }
 
 

@@ -43,3 +43,113 @@ def sigmoid(H: NDArray[Any]) -> NDArray[Any]:
     np.reciprocal(S, out=S)
     np.multiply(S, e, out=S, where=negative)
     return S
+
+
+# Functions of the derivation engine (matgrad.engine). Each dispatches on dtype like
+# sigmoid: a numpy kernel for numbers, a sympy function entrywise for object arrays.
+
+
+def _sympy_softplus(x: Any) -> Any:
+    # log(1 + eˣ) = −log(1 − σ(x)): written with the opaque σ, sympy's derivative of it
+    # is exactly σ(x), the engine's softplus′, with no exp identities to prove.
+    import sympy
+
+    from matgrad.symbolic.functions import sigma
+
+    return -sympy.log(1 - sigma(x))
+
+
+_RELU_AND_STEP: list[tuple[Any, Any]] = []  # built on first use, so sympy loads lazily
+
+
+def _sympy_relu_and_step() -> tuple[Any, Any]:
+    """Opaque one-argument sympy functions relu and step, with relu′ = step and step′ = 0.
+
+    Not Max(0, x) and Heaviside(x): those carry a second argument (0, or H(0) = 1/2) and
+    conventions at the kink that a proof at generic symbols has no use for.
+    """
+    if _RELU_AND_STEP:
+        return _RELU_AND_STEP[0]
+    import sympy
+
+    class step(sympy.Function):  # type: ignore[misc]
+        def fdiff(self, argindex: int = 1) -> Any:
+            if argindex != 1:
+                raise sympy.ArgumentIndexError(self, argindex)
+            return sympy.Integer(0)
+
+    class relu(sympy.Function):  # type: ignore[misc]
+        def fdiff(self, argindex: int = 1) -> Any:
+            if argindex != 1:
+                raise sympy.ArgumentIndexError(self, argindex)
+            return step(self.args[0])
+
+    _RELU_AND_STEP.append((relu, step))
+    return relu, step
+
+
+def _sympy(name: str) -> Any:
+    import sympy
+
+    relu_function, step_function = _sympy_relu_and_step()
+    return {
+        "tanh": sympy.tanh,
+        "exp": sympy.exp,
+        "log": sympy.log,
+        "relu": relu_function,
+        "step": step_function,
+        "softplus": _sympy_softplus,
+    }[name]
+
+
+def _engine_function(name: str, kernel: Any, H: NDArray[Any]) -> NDArray[Any]:
+    if H.dtype == object:
+        return _apply_object(_sympy(name), H)
+    result: NDArray[Any] = kernel(H)
+    return result
+
+
+def tanh(H: NDArray[Any]) -> NDArray[Any]:
+    """tanh(H), elementwise; tanh′ = 1 − tanh²."""
+    return _engine_function("tanh", np.tanh, H)
+
+
+def exp(H: NDArray[Any]) -> NDArray[Any]:
+    """exp(H), elementwise; exp′ = exp."""
+    return _engine_function("exp", np.exp, H)
+
+
+def log(H: NDArray[Any]) -> NDArray[Any]:
+    """log(H), elementwise (NaN for negative real H, as numpy); log′ = 1/H."""
+    return _engine_function("log", np.log, H)
+
+
+def relu(H: NDArray[Any]) -> NDArray[Any]:
+    """max(H, 0), elementwise; for complex H, H where Re H > 0 else 0; relu′ = step."""
+    if H.dtype == object:
+        return _apply_object(_sympy("relu"), H)
+    result: NDArray[Any] = H * (H.real > 0) if np.iscomplexobj(H) else np.maximum(H, 0)
+    return result
+
+
+def step(H: NDArray[Any]) -> NDArray[Any]:
+    """relu′(H): 1 where Re H > 0, else 0 (0 at the kink), NaN where H is NaN."""
+    if H.dtype == object:
+        return _apply_object(_sympy("step"), H)
+    result: NDArray[Any] = np.heaviside(H.real, 0).astype(H.dtype, copy=False)
+    return result
+
+
+def softplus(H: NDArray[Any]) -> NDArray[Any]:
+    """log(1 + exp(H)), elementwise, stable for any |H|; softplus′ = σ.
+
+    Evaluated as log1p(e) + max(H, 0) with e = exp(−|H|) (for complex H, by the sign of
+    Re H), so exp never overflows.
+    """
+    if H.dtype == object:
+        return _apply_object(_sympy_softplus, H)
+    negative = H.real < 0
+    e = np.exp(np.where(negative, H, -H))
+    out = np.log1p(e)
+    out += np.where(negative, 0, H)
+    return out

@@ -1,0 +1,80 @@
+"""``matgrad derive``: the gradient of any matrix expression, with steps, code and proof.
+
+Examples::
+
+    matgrad derive "sqnorm(X @ W + b)" X=n,k W=k,m b=m --wrt W
+    matgrad derive "trace(A @ X @ B)" --wrt X --steps
+    matgrad derive "sqnorm(Y - (sigmoid(X@W1 + b1)@W2 + b2))" --numpy
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+HELP = "derive, simplify and prove the gradient of a matrix expression"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("expression", help='numpy-flavoured expression, e.g. "sqnorm(X @ W + b)"')
+    parser.add_argument(
+        "shapes",
+        nargs="*",
+        metavar="NAME=SHAPE",
+        help="declared shapes, e.g. X=10x4 W=n,k b=m lam=scalar (default: inferred; every name a matrix)",
+    )
+    parser.add_argument(
+        "--wrt", help="names to differentiate with respect to, comma-separated (default: all)"
+    )
+    parser.add_argument(
+        "--steps", action="store_true", help="print the derivation in differentials (Markdown)"
+    )
+    parser.add_argument("--numpy", action="store_true", help="print the generated numpy function")
+    parser.add_argument("--latex", action="store_true", help="print the gradients as LaTeX")
+    parser.add_argument("--json", action="store_true", help="print everything as JSON")
+    parser.add_argument("--no-proof", action="store_true", help="skip the symbolic and numeric proofs")
+
+
+def _shapes(specs: list[str]) -> dict[str, str] | None:
+    from matgrad.engine.errors import ShapeError
+
+    if not specs:
+        return None
+    shapes = {}
+    for spec in specs:
+        name, sep, shape = spec.partition("=")
+        if not sep or not name.strip():
+            raise ShapeError(f"shape declarations look like X=10x4 or b=m; got {spec!r}")
+        shapes[name.strip()] = shape
+    return shapes
+
+
+def run(args: argparse.Namespace) -> int:
+    from matgrad.engine import ExpressionError, ProofFailure, derive
+
+    try:
+        derivation = derive(args.expression, args.wrt, _shapes(args.shapes), prove=not args.no_proof)
+    except ProofFailure as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return 1
+    except ExpressionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(derivation.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(derivation)
+    if args.latex:
+        print()
+        for name in derivation.wrt:
+            print(rf"\frac{{\partial f}}{{\partial {name}}} = {derivation.latex(name)}")
+        for name, definition in derivation.where_latex():
+            print(f"{name} = {definition}")
+    if args.steps:
+        print()
+        print(derivation.steps_markdown(), end="")
+    if args.numpy:
+        print()
+        print(derivation.numpy_source, end="")
+    return 0

@@ -1,0 +1,216 @@
+"""``derive``: parse, differentiate, simplify, name, generate code and prove, in one call."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from matgrad.engine import latex as printing
+from matgrad.engine import proof as proofs
+from matgrad.engine import steps
+from matgrad.engine.bindings import display_names
+from matgrad.engine.codegen import GeneratedCode, generate
+from matgrad.engine.differentiate import Step, differentiate
+from matgrad.engine.errors import ProofFailure, UnknownNameError
+from matgrad.engine.nodes import Dim, Node, Var, variables
+from matgrad.engine.parser import parse
+from matgrad.engine.proof import Proof
+from matgrad.engine.shapes import format_shape
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A derived, simplified and (unless ``prove=False``) proven set of gradients.
+
+    ``gradients[name]`` is the closed form of ∂f/∂name as an expression tree; ``names``
+    maps the shared intermediates to the names they print as (S, R, Δ, …).
+    """
+
+    expression: str
+    tree: Node
+    value: Node
+    variables: dict[str, Var]
+    wrt: tuple[str, ...]
+    gradients: dict[str, Node]
+    names: dict[Node, str]
+    steps: tuple[Step, ...]
+    code: GeneratedCode
+    proof: Proof | None
+    seconds: float
+
+    @property
+    def shapes(self) -> dict[str, tuple[Dim, ...]]:
+        return {name: var.shape for name, var in self.variables.items()}
+
+    def _names_except(self, node: Node) -> dict[Node, str]:
+        return {n: name for n, name in self.names.items() if n != node}
+
+    def text(self, name: str) -> str:
+        """∂f/∂name as plain text, e.g. ``2Xᵀ(XW + b)``."""
+        return printing.text(self.gradients[name], self.names)
+
+    def latex(self, name: str) -> str:
+        """∂f/∂name as LaTeX."""
+        return printing.latex(self.gradients[name], self.names)
+
+    @property
+    def value_text(self) -> str:
+        return printing.text(self.tree)
+
+    @property
+    def value_latex(self) -> str:
+        return printing.latex(self.tree)
+
+    def where(
+        self, style: Callable[[Node, Mapping[Node, str] | None], str] = printing.text
+    ) -> list[tuple[str, str]]:
+        """The named intermediates, (name, definition), in the order they are defined."""
+        return [(name, style(node, self._names_except(node))) for node, name in self.names.items()]
+
+    def where_latex(self) -> list[tuple[str, str]]:
+        """:meth:`where` in LaTeX, names included (``\\Delta``)."""
+        style = printing.Style(latex=True)
+        return [(style.name(n), d) for n, d in self.where(printing.latex)]
+
+    @cached_property
+    def function(self) -> Callable[..., tuple[Any, dict[str, Any]]]:
+        """The generated numpy function: ``(*arguments) -> (value, {name: gradient})``."""
+        return self.code.compile()
+
+    def steps_markdown(self) -> str:
+        """The derivation in differentials, one step per rule (Markdown with LaTeX)."""
+        return steps.markdown(
+            self.value_latex, self.value, self.steps, self.gradients, self.names, self.where_latex()
+        )
+
+    @property
+    def numpy_source(self) -> str:
+        return self.code.source
+
+    @property
+    def proven(self) -> bool | None:
+        """True if both proofs hold, None if no proof was run."""
+        return None if self.proof is None else self.proof.proven
+
+    def __str__(self) -> str:
+        shapes = ", ".join(f"{n}: {format_shape(s)}" for n, s in self.shapes.items())
+        lines = [f"f = {self.value_text}    ({shapes})"]
+        lines += [f"∂f/∂{name} = {self.text(name)}" for name in self.wrt]
+        where = self.where()
+        if where:
+            lines.append("where " + ", ".join(f"{text_name(n)} = {d}" for n, d in where))
+        lines.append(self.proof.summary() if self.proof is not None else "not proven (prove=False)")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "expression": self.expression,
+            "value": self.value_text,
+            "value_latex": self.value_latex,
+            "shapes": {n: list(s) for n, s in self.shapes.items()},
+            "gradients": {name: {"text": self.text(name), "latex": self.latex(name)} for name in self.wrt},
+            "where": [{"name": text_name(n), "text": d} for n, d in self.where()],
+            "where_latex": [{"name": n, "latex": d} for n, d in self.where_latex()],
+            "proven": self.proven,
+            "proof": None if self.proof is None else self.proof.summary(),
+            "numpy": self.numpy_source,
+        }
+
+
+def text_name(name: str) -> str:
+    """How a binding name prints in text (``Delta`` → Δ)."""
+    return printing.Style(latex=False).name(name)
+
+
+Shapes = Mapping[str, str | Sequence[Dim]]
+
+
+def derive(
+    expression: str,
+    wrt: str | Sequence[str] | None = None,
+    shapes: Shapes | None = None,
+    *,
+    prove: bool = True,
+) -> Derivation:
+    """Closed-form gradients of a scalar matrix expression, simplified, with code and proof.
+
+    Parameters
+    ----------
+    expression
+        numpy-flavoured text, e.g. ``"sqnorm(X @ W + b)"`` (grammar: :mod:`matgrad.engine.parser`).
+    wrt
+        The names to differentiate with respect to: one name, ``"W,b"``, a sequence, or
+        None for every name.
+    shapes
+        Each name's shape, e.g. ``{"X": "n,k", "W": "k,m", "b": "m"}`` or ``{"X": "10x4"}``;
+        None infers them (every name is then a matrix).
+    prove
+        Run the symbolic and numeric proofs (default). A derivation that fails them
+        raises :class:`~matgrad.engine.errors.ProofFailure` instead of being returned.
+
+    Raises
+    ------
+    ExpressionSyntaxError, NestingError, UnknownNameError, ShapeError, ProofFailure
+        All subclasses of :class:`~matgrad.engine.errors.ExpressionError` (a ValueError).
+
+    Examples
+    --------
+    >>> d = derive("sqnorm(X @ W + b)", "W", {"X": "n,k", "W": "k,m", "b": "m"}, prove=False)
+    >>> d.text("W")
+    '2Xᵀ(XW + b)'
+    """
+    start = time.perf_counter()
+    parsed = parse(expression, shapes)
+    found = variables(parsed.tree)
+    requested = _resolve_wrt(wrt, found, expression)
+    result = differentiate(parsed.tree, requested)
+    names = display_names(result.value, list(result.gradients.values()), found)
+    code = generate(
+        result.value,
+        result.gradients,
+        list(found.values()),
+        names=names,
+        docstring=f"Generated by matgrad.engine for f = {printing.text(parsed.tree)}",
+    )
+    seconds = time.perf_counter() - start
+    proof = proofs.prove(parsed.tree, list(found.values()), code, requested) if prove else None
+    derivation = Derivation(
+        expression,
+        parsed.tree,
+        result.value,
+        found,
+        requested,
+        result.gradients,
+        names,
+        result.steps,
+        code,
+        proof,
+        seconds,
+    )
+    if proof is not None and not proof.proven:
+        raise ProofFailure(
+            "the derivation failed its own proof, so it is not an answer:\n" + proof.summary(),
+            derivation,
+            proof,
+        )
+    return derivation
+
+
+def _resolve_wrt(
+    wrt: str | Sequence[str] | None, found: Mapping[str, Var], expression: str
+) -> tuple[str, ...]:
+    if not found:
+        raise UnknownNameError(f"{expression.strip()!r} has no names to differentiate with respect to")
+    if wrt is None:
+        return tuple(found)
+    names = [n.strip() for n in wrt.split(",")] if isinstance(wrt, str) else [str(n) for n in wrt]
+    unknown = [n for n in names if n not in found]
+    if unknown or not names:
+        raise UnknownNameError(
+            f"cannot differentiate with respect to {', '.join(unknown) or 'nothing'}: "
+            f"the names in {expression.strip()!r} are {', '.join(found)}"
+        )
+    return tuple(dict.fromkeys(names))

@@ -1,0 +1,483 @@
+"""Simplification into the form a person would write; one rule per node type.
+
+Canonical forms the rules maintain (children are simplified before their parent):
+
+- a constant multiple is ``Mul((Const(c), body))``, with the coefficient pulled out of
+  matrix products, sums, traces and transposes: ``2Xᵀ(XW + b)``, never ``Xᵀ(2(XW + b))``;
+- sums are flat, like terms are collected (x + x = 2x), positive terms come first, and
+  common coefficients and common left or right matrix factors are pulled out:
+  ``Aᵀx + Ax`` becomes ``(Aᵀ + A)x``; an elementwise product of sums is expanded only
+  when that makes it smaller (``−y ⊙ (1 − S) + (1 − y) ⊙ S`` becomes ``S − y``);
+- products are flat, equal bases are merged into powers (``S⁻¹ ⊙ S ⊙ (1 − S)`` is
+  ``1 − S``), identity and all-ones factors that change nothing are dropped;
+- transposes are pushed through products and sums to the leaves, reversing matrix
+  products, but they stop at names, at function values and at the subexpressions of the
+  objective itself (``keep``), so ``σ(XW₁)ᵀ`` stays the transpose of the value the
+  forward pass already computed;
+- a matrix product that starts with a 1-D vector is written with the vector last,
+  ``vᵀM`` as ``Mᵀv``; in ``‖·‖²_F`` the sign of a difference is chosen with the fewest
+  minus signs, ``‖Y − P‖²_F = ‖P − Y‖²_F``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from fractions import Fraction
+from functools import lru_cache
+
+from matgrad.engine.nodes import (
+    Add,
+    Apply,
+    Const,
+    Identity,
+    MatMul,
+    Mul,
+    Node,
+    Outer,
+    Power,
+    RuleTable,
+    Shape,
+    SqNorm,
+    Sum,
+    Trace,
+    Transpose,
+    Var,
+    children,
+    walk,
+    with_children,
+)
+from matgrad.engine.shapes import broadcast_shapes, shape_of
+
+ONE = Fraction(1)
+_MAX_EXPANDED_TERMS = 16
+_MAX_FOLD_EXPONENT = 64
+
+
+def simplify(node: Node, keep: frozenset[Node] = frozenset()) -> Node:
+    """The simplified form of ``node``; transposes are not pushed into the nodes of ``keep``.
+
+    >>> from matgrad.engine.parser import parse
+    >>> from matgrad.engine.latex import text
+    >>> text(simplify(parse("(X @ W).T @ (2 * (X @ W))").tree))
+    '2WᵀXᵀXW'
+    """
+    return Simplifier(keep)(node)
+
+
+class Simplifier:
+    """Bottom-up simplification with a memo; the rules are the table :data:`RULES`."""
+
+    def __init__(self, keep: frozenset[Node] = frozenset()):
+        self.keep = keep
+        self.memo: dict[Node, Node] = {}
+
+    def __call__(self, root: Node) -> Node:
+        for node in walk(root):
+            if node in self.memo:
+                continue
+            kids = children(node)
+            rebuilt = with_children(node, tuple(self.memo[c] for c in kids)) if kids else node
+            result = self.memo.get(rebuilt)
+            if result is None:
+                result = RULES[type(rebuilt)](rebuilt, self)
+                self.memo[rebuilt] = result
+                self.memo.setdefault(result, result)
+            self.memo[node] = result
+        return self.memo[root]
+
+
+# ---------------------------------------------------------------------------------------
+# Constructors of canonical forms.
+
+
+def const(value: Fraction | int, shape: Shape = ()) -> Const:
+    return Const(Fraction(value), shape)
+
+
+def split(node: Node) -> tuple[Fraction, Node | None]:
+    """(c, body) with node = c·body; body None for a scalar constant."""
+    if isinstance(node, Const) and node.shape == ():
+        return node.value, None
+    if isinstance(node, Const) and node.value not in (0, 1):
+        return node.value, Const(ONE, node.shape)
+    if isinstance(node, Mul) and isinstance(node.factors[0], Const) and node.factors[0].shape == ():
+        rest = node.factors[1:]
+        return node.factors[0].value, rest[0] if len(rest) == 1 else Mul(rest)
+    return ONE, node
+
+
+def scale(c: Fraction, body: Node | None, shape: Shape | None = None) -> Node:
+    """c·body in canonical form (``shape`` is the shape of the product, for c = 0)."""
+    if body is None:
+        return Const(c, shape or ())
+    inner, rest = split(body)
+    c *= inner
+    if c == 0:
+        return Const(Fraction(0), shape_of(body) if shape is None else shape)
+    if rest is None:
+        return Const(c, shape_of(body))
+    if c == 1:
+        return rest
+    return Mul((Const(c), rest))
+
+
+def is_scalar(node: Node) -> bool:
+    return shape_of(node) == ()
+
+
+@lru_cache(maxsize=1 << 16)
+def key(node: Node) -> str:
+    """A canonical string: equal for expressions equal up to the order of + and ⊙ operands."""
+    kids = [key(c) for c in children(node)]
+    if isinstance(node, Add | Mul):
+        kids.sort()
+    if isinstance(node, Var):
+        label = f"{node.name}{node.shape}"
+    elif isinstance(node, Const):
+        label = f"{node.value}{node.shape}"
+    elif isinstance(node, Identity):
+        label = f"I{node.dim}"
+    else:
+        extra = {Apply: "function", Power: "exponent", Sum: "axis"}.get(type(node))
+        label = type(node).__name__ + (f"{getattr(node, extra)}" if extra else "")
+        if isinstance(node, Sum):
+            label += f"{node.keepdims}"
+    return f"{label}({','.join(kids)})" if kids else label
+
+
+@lru_cache(maxsize=1 << 16)
+def weight(node: Node) -> int:
+    """How many times names occur in ``node`` written out: a rewrite must lower it to win."""
+    return 1 if isinstance(node, Var) else sum(weight(c) for c in children(node))
+
+
+# ---------------------------------------------------------------------------------------
+# The rules. Each receives a node whose children are simplified.
+
+Rule = Callable[[Node, Simplifier], Node]
+RULES: RuleTable[Rule] = RuleTable("simplification")
+rule = RULES.register
+
+
+@rule(Var, Const, Identity)
+def _leaf(node: Node, s: Simplifier) -> Node:
+    return node
+
+
+@rule(Mul)
+def _mul(node: Node, s: Simplifier) -> Node:
+    assert isinstance(node, Mul)
+    full = shape_of(node)
+    coefficient = ONE
+    bases: dict[Node, Fraction] = {}  # base -> exponent, in order of first appearance
+    for factor in _flatten_mul(node.factors):
+        if isinstance(factor, Const):
+            coefficient *= factor.value
+            continue
+        base, exponent = (factor.base, factor.exponent) if isinstance(factor, Power) else (factor, ONE)
+        bases[base] = bases.get(base, Fraction(0)) + exponent
+    if coefficient == 0:
+        return Const(Fraction(0), full)
+    factors = [s(Power(b, p)) if p != 1 else b for b, p in bases.items() if p != 0]
+    if any(isinstance(f, Mul | Const) for f in factors):
+        # A merged power came out as a product, e.g. (a ⊙ b)² = a² ⊙ b²: flatten once more.
+        return s(Mul((Const(coefficient), *factors, Const(ONE, full))))
+    scalars = [f for f in factors if is_scalar(f)]
+    arrays = [f for f in factors if not is_scalar(f)]
+    # Coefficients that the merged powers produced (e.g. (2x)² → 4x²) come back out.
+    loose = [split(f) for f in scalars + arrays]
+    coefficient *= math.prod((c for c, _ in loose), start=ONE)
+    kept = [body for _, body in loose if body is not None]
+    if not kept or broadcast_shapes([shape_of(f) for f in kept]) != full:
+        kept.append(Const(ONE, full))
+        if len(kept) == 1:
+            return Const(coefficient, full)
+    body = kept[0] if len(kept) == 1 else Mul(tuple(kept))
+    result = scale(coefficient, body)
+    for index, factor in enumerate(kept if len(kept) > 1 else []):
+        if isinstance(factor, Add) and len(factor.terms) <= _MAX_EXPANDED_TERMS:
+            # Distributing one sum over the other factors can cancel powers (S⁻¹ ⊙ S).
+            others = kept[:index] + kept[index + 1 :]
+            distributed = s(Add(tuple(s(Mul((Const(coefficient), t, *others))) for t in factor.terms)))
+            if weight(distributed) < weight(result):
+                result = distributed
+    return result
+
+
+def _flatten_mul(factors: Iterable[Node]) -> list[Node]:
+    flat: list[Node] = []
+    for factor in factors:
+        if isinstance(factor, Mul):
+            flat.extend(_flatten_mul(factor.factors))
+        elif isinstance(factor, Const) and factor.value == 1 and factor.shape != ():
+            flat.append(Const(ONE, factor.shape))
+        else:
+            flat.append(factor)
+    return flat
+
+
+@rule(Add)
+def _add(node: Node, s: Simplifier) -> Node:
+    assert isinstance(node, Add)
+    full = shape_of(node)
+    terms = _collect(_flatten_add(node.terms, s.keep))
+    if not terms:
+        return Const(Fraction(0), full)
+    if broadcast_shapes([shape_of(body) if body else () for _, body in terms]) != full:
+        terms.append((Fraction(0), Const(Fraction(0), full)))
+    factored = _factor(terms, s)
+    expanded = _expanded(terms, s)
+    if expanded is not None and weight(expanded) < weight(factored):
+        return expanded
+    return factored
+
+
+def _flatten_add(
+    terms: Iterable[Node], keep: frozenset[Node] = frozenset(), c: Fraction = ONE
+) -> list[tuple[Fraction, Node | None]]:
+    """(coefficient, body) pairs; constant multiples of nested sums are distributed, except
+    of the sums in ``keep`` (the objective's own), which stay whole: R + Rᵀ, not XᵀX − I + Rᵀ."""
+    flat: list[tuple[Fraction, Node | None]] = []
+    for term in terms:
+        coefficient, body = split(term)
+        if isinstance(body, Add) and body not in keep:
+            flat.extend(_flatten_add(body.terms, keep, c * coefficient))
+        elif isinstance(body, Const):
+            flat.append((c * coefficient * body.value, Const(ONE, body.shape)))
+        else:
+            flat.append((c * coefficient, body))
+    return flat
+
+
+def _collect(terms: list[tuple[Fraction, Node | None]]) -> list[tuple[Fraction, Node | None]]:
+    """Like terms summed, zeros dropped, positive terms first (each group in first-seen order)."""
+    totals: dict[str, tuple[Fraction, Node | None]] = {}
+    for coefficient, body in terms:
+        label = "" if body is None else key(body)
+        previous = totals.get(label, (Fraction(0), body))[0]
+        totals[label] = (previous + coefficient, body)
+    kept = [(c, b) for c, b in totals.values() if c != 0]
+    return [t for t in kept if t[0] > 0] + [t for t in kept if t[0] < 0]
+
+
+def _build_sum(terms: list[tuple[Fraction, Node | None]]) -> Node:
+    nodes = [scale(c, b) for c, b in terms]
+    return nodes[0] if len(nodes) == 1 else Add(tuple(nodes))
+
+
+def _factor(terms: list[tuple[Fraction, Node | None]], s: Simplifier) -> Node:
+    """The sum with common coefficients and common matrix factors pulled out."""
+    if len(terms) == 1:
+        return scale(*terms[0])
+    common = _common_coefficient([c for c, _ in terms])
+    if common != 1:
+        return scale(common, s(_build_sum([(c / common, b) for c, b in terms])))
+    chains = [_chain(b) for _, b in terms]
+    if all(chains):
+        prefix = _common_prefix([list(c) for c in chains if c])
+        suffix = _common_prefix([list(reversed(c)) for c in chains if c])[::-1]
+        if prefix or suffix:
+            cut_left, cut_right = (len(prefix), 0) if prefix else (0, len(suffix))
+            rests = [c[cut_left : len(c) - cut_right] for c in chains if c]
+            if all(rests):
+                inner = s(_build_sum([(c, _product(r)) for (c, _), r in zip(terms, rests, strict=True)]))
+                return s(MatMul((*prefix, inner, *suffix)))
+    return _build_sum(terms)
+
+
+def _common_coefficient(coefficients: list[Fraction]) -> Fraction:
+    """The factor to pull out of a sum: all coefficients' integer gcd, or their common value."""
+    if all(c == coefficients[0] for c in coefficients):
+        common = abs(coefficients[0])
+    elif all(c.denominator == 1 for c in coefficients):
+        common = Fraction(math.gcd(*(c.numerator for c in coefficients)))
+    else:
+        return ONE
+    if all(c < 0 for c in coefficients):
+        common = -common
+    return common if abs(common) != 1 else ONE
+
+
+def _chain(body: Node | None) -> tuple[Node, ...] | None:
+    """The factors of a 2-D matrix product body (None if it is not one)."""
+    if isinstance(body, MatMul) and all(len(shape_of(f)) == 2 for f in body.factors[:-1]):
+        return body.factors
+    return None
+
+
+def _common_prefix(chains: list[list[Node]]) -> list[Node]:
+    prefix: list[Node] = []
+    for items in zip(*chains, strict=False):
+        if any(item != items[0] for item in items):
+            break
+        prefix.append(items[0])
+    return prefix
+
+
+def _product(factors: tuple[Node, ...]) -> Node:
+    return factors[0] if len(factors) == 1 else MatMul(factors)
+
+
+def _expanded(terms: list[tuple[Fraction, Node | None]], s: Simplifier) -> Node | None:
+    """The sum with elementwise products of sums multiplied out (None if nothing to expand)."""
+    expanded: list[tuple[Fraction, Node | None]] = []
+    changed = False
+    for coefficient, body in terms:
+        factors = list(body.factors) if isinstance(body, Mul) else [body] if body is not None else []
+        sums = [_flatten_add(f.terms, s.keep) if isinstance(f, Add) else [(ONE, f)] for f in factors]
+        if math.prod(len(options) for options in sums) > _MAX_EXPANDED_TERMS:
+            return None
+        changed |= any(len(options) > 1 for options in sums)
+        products: list[tuple[Fraction, list[Node]]] = [(coefficient, [])]
+        for options in sums:
+            products = [(c * oc, fs if ob is None else [*fs, ob]) for c, fs in products for oc, ob in options]
+        for c, fs in products:
+            expanded.append((c, s(Mul(tuple(fs))) if len(fs) > 1 else fs[0] if fs else None))
+    if not changed:
+        return None
+    return s(Add(tuple(scale(c, b) for c, b in expanded)))
+
+
+@rule(MatMul)
+def _matmul(node: Node, s: Simplifier) -> Node:
+    assert isinstance(node, MatMul)
+    coefficient = ONE
+    scalars: list[Node] = []
+    factors: list[Node] = []
+    for factor in node.factors:
+        c, body = split(factor)
+        coefficient *= c
+        assert body is not None, "a matrix product has no scalar factors"
+        if isinstance(body, Mul) and any(is_scalar(f) for f in body.factors):
+            scalars.extend(f for f in body.factors if is_scalar(f))
+            rest = tuple(f for f in body.factors if not is_scalar(f))
+            body = rest[0] if len(rest) == 1 else s(Mul(rest))
+        if isinstance(body, MatMul):
+            factors.extend(body.factors)
+        else:
+            factors.append(body)
+    full = shape_of(node)
+    if coefficient == 0 or any(isinstance(f, Const) and f.value == 0 for f in factors):
+        return Const(Fraction(0), full)
+    without_identity = [f for f in factors if not isinstance(f, Identity)]
+    factors = without_identity or factors[:1]
+    if len(shape_of(factors[0])) == 1 and len(shape_of(factors[-1])) == 2:
+        factors = [s(Transpose(f)) for f in reversed(factors)]
+    product = factors[0] if len(factors) == 1 else MatMul(tuple(factors))
+    if scalars:
+        product = s(Mul((*scalars, product)))
+    return scale(coefficient, product)
+
+
+@rule(Transpose)
+def _transpose(node: Node, s: Simplifier) -> Node:
+    assert isinstance(node, Transpose)
+    arg = node.arg
+    if len(shape_of(arg)) < 2:
+        return arg
+    if isinstance(arg, Transpose):
+        return arg.arg
+    c, body = split(arg)
+    if c != 1 and body is not None:
+        return scale(c, s(Transpose(body)))
+    if isinstance(arg, MatMul):
+        return s(MatMul(tuple(Transpose(f) for f in reversed(arg.factors))))
+    if isinstance(arg, Mul | Add) and arg not in s.keep:
+        operands = arg.factors if isinstance(arg, Mul) else arg.terms
+        if all(len(shape_of(o)) != 1 for o in operands):
+            flipped = tuple(o if is_scalar(o) else Transpose(o) for o in operands)
+            return s(Mul(flipped) if isinstance(arg, Mul) else Add(flipped))
+    if isinstance(arg, Const):
+        return Const(arg.value, tuple(reversed(arg.shape)))
+    if isinstance(arg, Identity):
+        return arg
+    if isinstance(arg, Outer):
+        return Outer(arg.right, arg.left)
+    if isinstance(arg, Sum) and arg.keepdims and arg.axis is not None:
+        return s(Sum(Transpose(arg.arg), 1 - arg.axis, keepdims=True))
+    return node
+
+
+@rule(Power)
+def _power(node: Node, s: Simplifier) -> Node:
+    assert isinstance(node, Power)
+    base, p = node.base, node.exponent
+    if p == 1:
+        return base
+    if p == 0:
+        return Const(ONE, shape_of(base))
+    if (
+        isinstance(base, Const)
+        and p.denominator == 1
+        and abs(p) <= _MAX_FOLD_EXPONENT
+        and (base.value or p > 0)
+    ):
+        return Const(base.value**p.numerator, base.shape)
+    if p.denominator == 1:
+        if isinstance(base, Power):
+            return s(Power(base.base, base.exponent * p))
+        if isinstance(base, Mul):
+            return s(Mul(tuple(Power(f, p) for f in base.factors)))
+    return node
+
+
+@rule(Apply)
+def _apply(node: Node, s: Simplifier) -> Node:
+    assert isinstance(node, Apply)
+    arg = node.arg
+    inverse = {"log": "exp", "exp": "log"}.get(node.function)
+    if inverse is not None and isinstance(arg, Apply) and arg.function == inverse:
+        return arg.arg
+    if isinstance(arg, Const) and node.function in ("relu", "step"):
+        positive = arg.value > 0
+        return Const(
+            arg.value if node.function == "relu" and positive else Fraction(int(positive)), arg.shape
+        )
+    return node
+
+
+def _reduction(node: Sum | Trace | SqNorm, s: Simplifier, degree: int, transpose_free: bool) -> Node | None:
+    """c·A inside pulls out as c^degree; inside a transpose-invariant reduction, Aᵀ is A."""
+    c, body = split(node.arg)
+    if c != 1 and body is not None:
+        return scale(c**degree, s(with_children(node, (body,))))
+    if transpose_free and isinstance(node.arg, Transpose):
+        return s(with_children(node, (node.arg.arg,)))
+    return None
+
+
+@rule(Sum)
+def _sum(node: Node, s: Simplifier) -> Node:
+    assert isinstance(node, Sum)
+    if shape_of(node.arg) == shape_of(node):
+        return node.arg
+    return _reduction(node, s, 1, node.axis is None and not node.keepdims) or node
+
+
+@rule(Trace)
+def _trace(node: Node, s: Simplifier) -> Node:
+    assert isinstance(node, Trace)
+    return _reduction(node, s, 1, True) or node
+
+
+@rule(SqNorm)
+def _sqnorm(node: Node, s: Simplifier) -> Node:
+    assert isinstance(node, SqNorm)
+    reduced = _reduction(node, s, 2, True)
+    if reduced is not None:
+        return reduced
+    if isinstance(node.arg, Add):
+        signs = [split(t)[0] < 0 for t in node.arg.terms]
+        if 2 * sum(signs) > len(signs):
+            return s(SqNorm(s(Add(tuple(Mul((Const(Fraction(-1)), t)) for t in node.arg.terms)))))
+    return node
+
+
+@rule(Outer)
+def _outer(node: Node, s: Simplifier) -> Node:
+    assert isinstance(node, Outer)
+    (a, left), (b, right) = split(node.left), split(node.right)
+    if a * b != 1 and left is not None and right is not None:
+        return scale(a * b, s(Outer(left, right)))
+    return node
