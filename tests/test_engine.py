@@ -181,6 +181,13 @@ def test_steps_name_every_rule_used():
     assert markdown.count("$$") % 2 == 0
 
 
+def test_a_negation_or_scaling_is_the_constant_factor_rule_not_the_product_rule():
+    markdown = derive("sqnorm(Y - X)", "Y", prove=False).steps_markdown()
+    assert "**constant factor**" in markdown
+    assert "**elementwise product rule**" not in markdown
+    assert "**elementwise product rule**" in derive("sum(A * B)", "A", prove=False).steps_markdown()
+
+
 def test_matgrad_derive_without_proof_does_not_load_sympy():
     code = (
         "import sys, matgrad; d = matgrad.derive('trace(A @ X)', 'X', prove=False); "

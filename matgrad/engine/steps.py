@@ -60,10 +60,20 @@ FUNCTION_RULES: dict[str, tuple[str, str]] = {
 }
 
 
+CONSTANT_FACTOR_RULE = (
+    "constant factor",
+    r"d(c\,A) = c\,dA,\ \langle G, c\,dA\rangle = \langle c\,G, dA\rangle",
+)
+
+
 def rule_of(node: Node) -> tuple[str, str]:
     """(name, identity in LaTeX) of the differential rule applied at ``node``."""
     if isinstance(node, Apply):
         return FUNCTION_RULES[node.function]
+    # −Y and 2A are products too, but with one varying factor a student expects the
+    # constant-factor rule, not the product rule.
+    if isinstance(node, Mul) and sum(not isinstance(f, Const) for f in node.factors) <= 1:
+        return CONSTANT_FACTOR_RULE
     return RULES[type(node)]
 
 
@@ -120,4 +130,4 @@ def _operand(child: Node, names: Mapping[Node, str]) -> str:
     return printed if isinstance(child, Var) or child in names else rf"\left({printed}\right)"
 
 
-__all__ = ["FUNCTION_RULES", "RULES", "markdown", "rule_of"]
+__all__ = ["CONSTANT_FACTOR_RULE", "FUNCTION_RULES", "RULES", "markdown", "rule_of"]
