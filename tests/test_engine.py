@@ -182,7 +182,7 @@ def test_steps_name_every_rule_used():
 
 
 def test_a_negation_or_scaling_is_the_constant_factor_rule_not_the_product_rule():
-    markdown = derive("sqnorm(Y - X)", "Y", prove=False).steps_markdown()
+    markdown = derive("sqnorm(Y - X)", "X", prove=False).steps_markdown()
     assert "**constant factor**" in markdown
     assert "**elementwise product rule**" not in markdown
     assert "**elementwise product rule**" in derive("sum(A * B)", "A", prove=False).steps_markdown()
