@@ -85,11 +85,13 @@ def evaluate(
     pre = _check_bias(bias) == "pre"
 
     # Forward, saving what the backward pass reuses.
+    # σ is computed in place: the pre-activation is ours and needed no more.
     if pre:
-        S = vjp.sigmoid(vjp.linear(X, W1, b1))
-        A = S
+        H = vjp.linear(X, W1, b1)
+        S = A = vjp.sigmoid(H, out=H)
     else:
-        S = vjp.sigmoid(X @ W1)
+        H = X @ W1
+        S = vjp.sigmoid(H, out=H)
         A = vjp.add_bias(S, b1)
     R = vjp.linear(A, W2, b2)
     R -= Y

@@ -26,6 +26,16 @@ def test_blocked_sigmoid_equals_unblocked(monkeypatch, threads, dtype):
     np.testing.assert_array_equal(sigmoid(np.asfortranarray(H)), expected)  # non-contiguous: one call
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_sigmoid_out_may_be_its_input(dtype):
+    H = (LARGE + (0.5j if dtype == np.complex128 else 0)).astype(dtype)
+    expected = sigmoid(H)
+    H_copy = H.copy()
+    np.testing.assert_array_equal(H_copy, H)  # sigmoid(H) left H alone
+    assert sigmoid(H_copy, out=H_copy) is H_copy
+    np.testing.assert_array_equal(H_copy, expected)
+
+
 @pytest.mark.parametrize("into", [None, "G", "S"])
 def test_sigmoid_vjp_out_may_be_either_input(into):
     G, S = rng.standard_normal(LARGE.shape), sigmoid(LARGE)
