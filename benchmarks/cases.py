@@ -80,8 +80,16 @@ class Case:
         return "×".join(str(v) for v in self.sizes.values())
 
 
-def cases(size_names: list[str], dtypes: list[str], objective_ids: list[str] | None = None) -> list[Case]:
-    """Every registry entry × size × dtype × bias kind (full, row), in that nesting."""
+def cases(
+    size_names: list[str],
+    dtypes: list[str],
+    objective_ids: list[str] | None = None,
+    large_bias_kinds: tuple[str, ...] = BIAS_KINDS,
+) -> list[Case]:
+    """Every registry entry × size × dtype × bias kind, in that nesting.
+
+    The bias kinds are full and row, except at the large size: ``large_bias_kinds``.
+    """
     found = []
     for size_name in size_names:
         for dtype in dtypes:
@@ -90,7 +98,7 @@ def cases(size_names: list[str], dtypes: list[str], objective_ids: list[str] | N
                     continue
                 sizes = SIZES[size_name][objective.name]
                 subset, subset_sizes = WRT_SUBSETS.get(objective.name, (None, ()))
-                for kind in BIAS_KINDS:
+                for kind in large_bias_kinds if size_name == "large" else BIAS_KINDS:
                     wrt = subset if size_name in subset_sizes else None
                     found.append(Case(objective, size_name, sizes, kind, np.dtype(dtype), wrt))
     return found

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 # The goals.
 ROOFLINE_FACTOR = 1.15  # value + all gradients at large sizes, vs the same matrix products
+WRT_W_FACTOR = 1.25  # wrt=("W",) "costs about two matmuls, not three": nearer two than three
 MEMORY_BUFFERS = 2  # peak extra memory: the gradients plus this many of the largest product
 
 
@@ -160,10 +161,10 @@ def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
         of_all = worst.ratio("matgrad_wrt", "products") or 0
         results.append(
             (
-                ratio <= ROOFLINE_FACTOR and worst.wrt_products == 2,
-                f"wrt=('W',) on ‖XW+b‖² costs about two matrix products: {worst.wrt_products} products, "
-                f"worst {ratio:.2f}× their time = {of_all:.2f}× the three products of all gradients "
-                f"({_name(worst)})",
+                ratio < WRT_W_FACTOR and worst.wrt_products == 2,
+                f"wrt=('W',) on ‖XW+b‖² costs about two matrix products, not three: {worst.wrt_products} "
+                f"products; worst {ratio:.2f}× their time (goal: below {WRT_W_FACTOR}, nearer two than "
+                f"three) = {of_all:.2f}× the three products of all gradients ({_name(worst)})",
             )
         )
 

@@ -1,13 +1,14 @@
 """Time matgrad's closed forms against their own matrix products, torch and jax.
 
-    python benchmarks/run.py            # seed, medium and large sizes (a few minutes)
+    python benchmarks/run.py            # seed, medium and large sizes (minutes)
     python benchmarks/run.py --quick    # seed and medium sizes, short budgets (seconds)
 
-For every registry entry (both bias placements of the network), full and row biases,
-float64 and float32, it times value + all gradients, the value alone, a ``wrt`` subset,
-the same matrix products alone (the roofline), and torch eager autograd and
-jax.jit(value_and_grad) when installed (``pip install ".[bench]"``). Methods are
-interleaved and each time is the median over rounds. At the large size it also measures
+For every registry entry (both bias placements of the network), full and row biases
+(at the large size row only, unless --large-biases full,row), float64 and float32, it
+times value + all gradients, the value alone, a ``wrt`` subset, the same matrix products
+alone (the roofline), and torch eager autograd and jax.jit(value_and_grad) when
+installed (``pip install ".[bench]"``). Methods are interleaved and each time is the
+median over rounds. At the large size it also measures
 peak extra memory, and in the full mode the time of ``matgrad verify`` if it exists.
 
 OpenBLAS kernel overrides (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE) are removed for this
@@ -47,6 +48,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sizes", help="comma-separated subset of seed,medium,large")
     parser.add_argument("--dtypes", default="float64,float32", help="comma-separated (default: %(default)s)")
     parser.add_argument("--objectives", help="comma-separated registry ids (default: all)")
+    parser.add_argument(
+        "--large-biases",
+        default="row",
+        help="bias kinds at the large size, comma-separated from full,row (default: %(default)s; "
+        "each large case takes about a minute)",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--no-verify", action="store_true", help="skip timing `matgrad verify`")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
@@ -109,7 +116,7 @@ def main(argv: list[str]) -> int:
     default_sizes = ["seed", "medium"] if args.quick else ["seed", "medium", "large"]
     size_names = args.sizes.split(",") if args.sizes else default_sizes
     objective_ids = args.objectives.split(",") if args.objectives else None
-    selected = cases(size_names, args.dtypes.split(","), objective_ids)
+    selected = cases(size_names, args.dtypes.split(","), objective_ids, tuple(args.large_biases.split(",")))
     lines = header_lines(versions())
     load_before = os.getloadavg()
     print("\n".join(lines))
