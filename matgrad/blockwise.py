@@ -20,12 +20,19 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
-from numpy.typing import NDArray
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 Array = NDArray[Any]
 
-#: Elements per block: a block of each operand and a few temporaries fit in a core's L2.
-BLOCK_SIZE = 1 << 14
+#: Bytes of one operand's block: a block of each operand and a few temporaries fit in a
+#: core's L2 cache (measured best for float32 and float64 on a 1 MiB L2).
+BLOCK_BYTES = 1 << 18
+
+
+def block_size(dtype: DTypeLike) -> int:
+    """Elements per block for arrays of ``dtype``."""
+    return max(1, BLOCK_BYTES // int(np.dtype(dtype).itemsize))
 
 
 def num_threads() -> int:
@@ -58,8 +65,9 @@ def map_blocks(kernel: Callable[..., object], out: Array, *inputs: Array) -> Arr
     arrays = (out, *inputs)
     if any(a.shape != out.shape for a in inputs):
         raise ValueError(f"map_blocks needs equal shapes; got {[a.shape for a in arrays]}")
+    block = block_size(out.dtype)
     single_call = (
-        out.size <= BLOCK_SIZE
+        out.size <= block
         or any(a.dtype == object for a in arrays)
         or not all(a.flags.c_contiguous for a in arrays)
     )
@@ -67,11 +75,11 @@ def map_blocks(kernel: Callable[..., object], out: Array, *inputs: Array) -> Arr
         kernel(out, *inputs)
         return out
     flat = [a.reshape(-1) for a in arrays]  # views: every array is C-contiguous
-    blocks = math.ceil(out.size / BLOCK_SIZE)
+    blocks = math.ceil(out.size / block)
 
     def run(first_block: int, last_block: int) -> None:
-        for start in range(first_block * BLOCK_SIZE, min(last_block * BLOCK_SIZE, out.size), BLOCK_SIZE):
-            kernel(*(a[start : start + BLOCK_SIZE] for a in flat))
+        for start in range(first_block * block, min(last_block * block, out.size), block):
+            kernel(*(a[start : start + block] for a in flat))
 
     workers = min(num_threads(), blocks)
     bounds = [blocks * k // workers for k in range(workers + 1)]

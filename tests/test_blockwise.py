@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 from conftest import objective_cases
 
-from matgrad.blockwise import BLOCK_SIZE, map_blocks, num_threads
+from matgrad.blockwise import block_size, map_blocks, num_threads
 from matgrad.elementwise import sigmoid
 from matgrad.vjp import sigmoid_vjp
 
 rng = np.random.default_rng(11)
-# More than three blocks, not a multiple of the block size, magnitudes up to saturation.
-LARGE = rng.standard_normal((3 * BLOCK_SIZE // 50 + 7, 50)) * 20
+# More than three blocks of any float dtype, not a multiple of the block size, magnitudes
+# up to saturation.
+LARGE = rng.standard_normal((3 * block_size(np.float32) // 50 + 7, 50)) * 20
 
 
 @pytest.mark.parametrize("threads", ["1", "3"])
@@ -20,7 +21,7 @@ LARGE = rng.standard_normal((3 * BLOCK_SIZE // 50 + 7, 50)) * 20
 def test_blocked_sigmoid_equals_unblocked(monkeypatch, threads, dtype):
     monkeypatch.setenv("MATGRAD_NUM_THREADS", threads)
     H = LARGE.astype(dtype)
-    rows = BLOCK_SIZE // H.shape[1]  # chunks of at most one block run as one call
+    rows = block_size(dtype) // H.shape[1]  # chunks of at most one block run as one call
     expected = np.concatenate([sigmoid(H[i : i + rows]) for i in range(0, len(H), rows)])
     np.testing.assert_array_equal(sigmoid(H), expected)
     np.testing.assert_array_equal(sigmoid(np.asfortranarray(H)), expected)  # non-contiguous: one call
@@ -68,7 +69,11 @@ def test_num_threads_reads_the_environment(monkeypatch):
 def test_gradients_at_a_blocked_size_pass_a_directional_check(objective):
     # Sizes whose largest intermediate spans several blocks: ⟨∇f, V⟩ against a central
     # difference of f along a random direction V, for each argument.
-    sizes = {dim: 3 for dim in objective.signature.dims} | {"n": 2 * BLOCK_SIZE // 20, "h": 20, "m": 20}
+    sizes = {dim: 3 for dim in objective.signature.dims} | {
+        "n": 2 * block_size(np.float64) // 20,
+        "h": 20,
+        "m": 20,
+    }
     arrays = objective.signature.random_arguments(np.random.default_rng(5), sizes, "row")
     grads = objective.grad(arrays)
     step = 1e-6
