@@ -49,7 +49,7 @@ def evaluate(
     value = vjp.sqnorm(R) if with_value else None
     grads: dict[str, Array] = {}
     if wrt:
-        G = vjp.sqnorm_vjp(R)
+        G = vjp.sqnorm_vjp(R, out=R)  # R is ours and needed no more: G takes its buffer
         dX, dW, db = vjp.linear_vjp(G, X, W, b.shape, need=("X" in wrt, "W" in wrt, "b" in wrt))
         grads = pick({"X": dX, "W": dW, "b": db}, wrt)
     return value, grads

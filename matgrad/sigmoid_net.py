@@ -85,31 +85,37 @@ def evaluate(
     pre = _check_bias(bias) == "pre"
 
     # Forward, saving what the backward pass reuses.
+    # σ is computed in place: the pre-activation is ours and needed no more.
     if pre:
-        S = vjp.sigmoid(vjp.linear(X, W1, b1))
-        A = S
+        H = vjp.linear(X, W1, b1)
+        S = A = vjp.sigmoid(H, out=H)
     else:
-        S = vjp.sigmoid(X @ W1)
+        H = X @ W1
+        S = vjp.sigmoid(H, out=H)
         A = vjp.add_bias(S, b1)
     R = vjp.linear(A, W2, b2)
     R -= Y
     value = vjp.sqnorm(R) if with_value else None
 
-    grads: dict[str, Array | None] = {}
     if not wrt:
         return value, {}
-    G_P = vjp.sqnorm_vjp(R)
+    # Backward. Buffers this function owns and needs no more are reused (out=, out_X=):
+    # R for G_P, A (post) for G_A, S for G_H. G_A itself is never written to, since in
+    # post it may have been handed out as ∂f/∂b₁.
+    grads: dict[str, Array | None] = {}
+    G_P = vjp.sqnorm_vjp(R, out=R)
     if "Y" in wrt:
         grads["Y"] = -G_P
     need_hidden = any(name in wrt for name in ("X", "W1", "b1"))
     G_A, grads["W2"], grads["b2"] = vjp.linear_vjp(
-        G_P, A, W2, b2.shape, need=(need_hidden, "W2" in wrt, "b2" in wrt)
+        G_P, A, W2, b2.shape, need=(need_hidden, "W2" in wrt, "b2" in wrt), out_X=None if pre else A
     )
     if G_A is not None:
         if not pre and "b1" in wrt:
             grads["b1"] = vjp.add_bias_vjp(G_A, b1.shape)
         if "X" in wrt or "W1" in wrt or (pre and "b1" in wrt):
-            G_H = vjp.sigmoid_vjp(G_A, S)
+            G_H = vjp.sigmoid_vjp(G_A, S, out=S)
+            del G_A, A  # unless handed out as ∂f/∂b₁, their buffer is free before ∂f/∂X is made
             grads["X"], grads["W1"], db1 = vjp.linear_vjp(
                 G_H, X, W1, b1.shape, need=("X" in wrt, "W1" in wrt, pre and "b1" in wrt)
             )

@@ -4,9 +4,11 @@ Each VJP takes the upstream gradient G = ∂f/∂(output) and returns ∂f/∂(i
 the inputs that are asked for; an objective's gradient is a chain of these calls.
 Layout convention: ∂f/∂A has the shape of A.
 
-All functions are pure (they never modify their arguments) and run unchanged on
-numpy object arrays of sympy expressions, which is how ``matgrad.symbolic`` proves
-them. Buffers a function allocates itself may be updated in place.
+All functions are pure (they never modify their arguments, only a buffer given as
+``out``) and run unchanged on numpy object arrays of sympy expressions, which is how
+``matgrad.symbolic`` proves them. Buffers a function allocates itself are updated in
+place, and a caller that owns a buffer it needs no more may hand it over as ``out``:
+the closed forms get their speed from allocating little, not from rewriting the math.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from matgrad.blockwise import map_blocks
 from matgrad.elementwise import sigmoid
 
 Array = NDArray[Any]
@@ -58,25 +61,37 @@ def linear_vjp(
     W: Array,
     bias_shape: tuple[int, ...],
     need: tuple[bool, bool, bool],
+    *,
+    out_X: Array | None = None,
 ) -> tuple[Array | None, Array | None, Array | None]:
     """∂/∂(X, W, b) ⟨G, XW + b⟩ = (GWᵀ, XᵀG, 1ₙᵀG).  G: (n,m), X: (n,k), W: (k,m).
 
     ``need`` says which of (X, W, b) to compute; the others are returned as None and
-    cost nothing.
+    cost nothing. ``out_X`` receives GWᵀ; it may be X itself, a buffer the caller owns
+    and needs no more (XᵀG is computed first for that reason).
     """
     need_X, need_W, need_b = need
-    dX = G @ W.T if need_X else None
     dW = X.T @ G if need_W else None
+    dX = np.matmul(G, W.T, out=out_X) if need_X else None
     db = add_bias_vjp(G, bias_shape) if need_b else None
     return dX, dW, db
 
 
-def sigmoid_vjp(G: Array, S: Array) -> Array:
-    """∂/∂H ⟨G, σ(H)⟩ = G ⊙ S ⊙ (1 − S), from the saved S = σ(H).  G, S: (n,h)."""
-    dH = 1 - S
-    dH *= S
-    dH *= G
-    return dH
+def sigmoid_vjp(G: Array, S: Array, *, out: Array | None = None) -> Array:
+    """∂/∂H ⟨G, σ(H)⟩ = G ⊙ S ⊙ (1 − S), from the saved S = σ(H).  G, S: (n,h).
+
+    ``out`` receives the result; it may be G or S itself, a buffer the caller owns and
+    needs no more. Large arrays are processed in cache-sized blocks on every core.
+    """
+    if out is None:
+        out = np.empty(G.shape, np.result_type(G, S))
+    return map_blocks(_sigmoid_vjp_into, out, G, S)
+
+
+def _sigmoid_vjp_into(out: Array, G: Array, S: Array) -> None:
+    one_minus_S = 1 - S  # first: out may be S
+    np.multiply(G, S, out=out)
+    out *= one_minus_S
 
 
 def sqnorm(R: Array) -> Any:
@@ -85,6 +100,6 @@ def sqnorm(R: Array) -> Any:
     return np.dot(flat, flat)
 
 
-def sqnorm_vjp(R: Array) -> Array:
-    """∂/∂R ‖R‖²_F = 2R.  R: (n,m)."""
-    return 2 * R
+def sqnorm_vjp(R: Array, *, out: Array | None = None) -> Array:
+    """∂/∂R ‖R‖²_F = 2R.  R: (n,m).  ``out`` may be R itself, when the caller owns R and needs it no more."""
+    return np.multiply(R, 2, out=out)

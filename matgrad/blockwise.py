@@ -1,0 +1,91 @@
+"""Run an elementwise kernel block by block, on every core.
+
+numpy evaluates a chain of ufuncs one full pass over memory at a time, on one core.
+For a chain with an expensive step over a large array (the sigmoid: exp, then five cheap
+ufuncs), running the whole chain on one cache-sized block before the next saves the
+trips to memory, and since numpy releases the GIL inside numeric ufuncs, blocks run in
+parallel threads. Results are identical to one call on the whole arrays: the kernels
+are elementwise.
+
+The number of threads is the number of CPUs this process may use, or the environment
+variable ``MATGRAD_NUM_THREADS`` if set (1 turns threading off).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+Array = NDArray[Any]
+
+#: Bytes of one operand's block: a block of each operand and a few temporaries fit in a
+#: core's L2 cache (measured best for float32 and float64 on a 1 MiB L2).
+BLOCK_BYTES = 1 << 18
+
+
+def block_size(dtype: DTypeLike) -> int:
+    """Elements per block for arrays of ``dtype``."""
+    return max(1, BLOCK_BYTES // int(np.dtype(dtype).itemsize))
+
+
+def num_threads() -> int:
+    """Threads used for large elementwise kernels: ``MATGRAD_NUM_THREADS`` or the usable CPUs."""
+    configured = os.environ.get("MATGRAD_NUM_THREADS", "").strip()
+    if configured:
+        if not configured.isdigit() or int(configured) < 1:
+            raise ValueError(f"MATGRAD_NUM_THREADS must be a positive integer; got {configured!r}")
+        return int(configured)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@cache
+def _pool(pid: int, workers: int) -> ThreadPoolExecutor:
+    # Keyed by process id: a forked child inherits the executor but not its threads.
+    del pid
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matgrad")
+
+
+def map_blocks(kernel: Callable[..., object], out: Array, *inputs: Array) -> Array:
+    """Call ``kernel(out_block, *input_blocks)`` over matching blocks of ``out`` and ``inputs``.
+
+    Every array must have ``out``'s shape, and ``kernel`` must act elementwise (it may
+    allocate block-sized temporaries; ``out`` may be one of the inputs). Object arrays,
+    small arrays and non-contiguous ones get a single call on the whole arrays.
+    Returns ``out``.
+    """
+    arrays = (out, *inputs)
+    if any(a.shape != out.shape for a in inputs):
+        raise ValueError(f"map_blocks needs equal shapes; got {[a.shape for a in arrays]}")
+    block = block_size(out.dtype)
+    single_call = (
+        out.size <= block
+        or any(a.dtype == object for a in arrays)
+        or not all(a.flags.c_contiguous for a in arrays)
+    )
+    if single_call:
+        kernel(out, *inputs)
+        return out
+    flat = [a.reshape(-1) for a in arrays]  # views: every array is C-contiguous
+    blocks = math.ceil(out.size / block)
+
+    def run(first_block: int, last_block: int) -> None:
+        for start in range(first_block * block, min(last_block * block, out.size), block):
+            kernel(*(a[start : start + block] for a in flat))
+
+    workers = min(num_threads(), blocks)
+    bounds = [blocks * k // workers for k in range(workers + 1)]
+    pool = _pool(os.getpid(), workers - 1) if workers > 1 else None
+    futures = [pool.submit(run, bounds[k], bounds[k + 1]) for k in range(1, workers)] if pool else []
+    run(bounds[0], bounds[1])  # this thread takes the first share
+    for future in futures:
+        future.result()
+    return out

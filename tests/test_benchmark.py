@@ -1,0 +1,54 @@
+"""The benchmark's own logic: the recorded roofline, and a run without torch and JAX."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import objective_cases
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _load_cases():
+    # By path, under a distinct name: benchmarks/ is not a package, and putting it on
+    # sys.path would shadow any module called "cases" for the rest of the session.
+    spec = importlib.util.spec_from_file_location("matgrad_benchmark_cases", BENCHMARKS / "cases.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+cases = _load_cases()
+Case, record_products = cases.Case, cases.record_products
+
+
+@pytest.mark.parametrize("objective", objective_cases())
+def test_recorded_products_are_those_of_value_and_gradients(objective):
+    # Per layer: one product forward, and one per gradient that needs it (∂/∂input, ∂/∂W).
+    sizes = {"n": 1000, "k": 6, "m": 7, "d": 6, "h": 8, "o": 3}
+    case = Case(objective, "test", sizes, "row", np.dtype(np.float64), None)
+    layers = 1 if objective.name == "affine" else 2
+    products = record_products(case, None)
+    assert len(products) == 3 * layers
+    assert all(1000 in p.shape_a + p.shape_b for p in products)  # recorded rows scaled to n
+    first_weight = "W" if layers == 1 else "W1"
+    assert len(record_products(case, (first_weight,))) == 2 * layers
+
+
+def test_benchmark_runs_and_skips_missing_frameworks():
+    hide = "import sys, runpy; sys.modules.update(torch=None, jax=None); "
+    argv = ["run.py", "--quick", "--sizes", "seed", "--dtypes", "float64", "--objectives", "affine"]
+    run = f"sys.argv = {argv!r}; "
+    code = hide + run + f"runpy.run_path({str(BENCHMARKS / 'run.py')!r}, run_name='__main__')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "torch: not installed: skipped" in done.stdout
+    assert "jax: not installed: skipped" in done.stdout
+    assert done.stdout.count("affine ") >= 2  # one row per bias kind
+    assert "n/a    torch: not installed, not compared" in done.stdout
