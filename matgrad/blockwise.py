@@ -66,9 +66,10 @@ def map_blocks(kernel: Callable[..., object], out: Array, *inputs: Array) -> Arr
     if any(a.shape != out.shape for a in inputs):
         raise ValueError(f"map_blocks needs equal shapes; got {[a.shape for a in arrays]}")
     block = block_size(out.dtype)
+    # dtype first: the symbolic prover's arrays of symbolic shape have no size or flags.
     single_call = (
-        out.size <= block
-        or any(a.dtype == object for a in arrays)
+        any(a.dtype == object for a in arrays)
+        or out.size <= block
         or not all(a.flags.c_contiguous for a in arrays)
     )
     if single_call:

@@ -45,13 +45,18 @@ def sigmoid(H: NDArray[Any], *, out: NDArray[Any] | None = None) -> NDArray[Any]
     (:mod:`matgrad.blockwise`). ``out`` receives σ(H) and may be H itself, when the
     caller owns H and needs it no more.
     """
-    if out is None:
-        out = np.empty(H.shape, object if H.dtype == object else np.result_type(H, 0.0))
     if H.dtype == object:
         from matgrad.symbolic.functions import sigma
 
-        out[...] = _apply_object(sigma, H)
-    elif np.iscomplexobj(H):
+        # Arrays of symbolic shape (the prover's) cannot be preallocated: build, then copy.
+        S = _apply_object(sigma, H)
+        if out is None:
+            return S
+        out[...] = S
+        return out
+    if out is None:
+        out = np.empty(H.shape, np.result_type(H, 0.0))
+    if np.iscomplexobj(H):
         negative = H.real < 0
         e = np.exp(np.where(negative, H, -H))
         np.add(e, 1, out=out)

@@ -55,21 +55,25 @@ def test_concrete_shapes_include_1x1_all_distinct_sizes_and_every_bias_kind(obje
 
 # A wrong version of one VJP rule and the gradients it must break (the others stay proven).
 WRONG_RULES = [
-    pytest.param("affine", "sqnorm_vjp", lambda R: R, {"X", "W", "b"}, id="sqnorm_vjp-without-2"),
+    pytest.param("affine", "sqnorm_vjp", lambda R, **buffers: R, {"X", "W", "b"}, id="sqnorm_vjp-without-2"),
     pytest.param(
         "affine",
         "add_bias_vjp",
-        lambda G, shape: G if G.shape == shape else -G.sum(axis=0).reshape(shape),
+        lambda G, shape, **buffers: G if G.shape == shape else -G.sum(axis=0).reshape(shape),
         {"b"},
         id="add_bias_vjp-negated-row-sum",
     ),
     pytest.param(
-        "sigmoid_net.pre", "sigmoid_vjp", lambda G, S: G * S, {"X", "W1", "b1"}, id="sigmoid_vjp-sigma"
+        "sigmoid_net.pre",
+        "sigmoid_vjp",
+        lambda G, S, **buffers: G * S,
+        {"X", "W1", "b1"},
+        id="sigmoid_vjp-sigma",
     ),
     pytest.param(
         "sigmoid_net.post",
         "linear_vjp",
-        lambda G, X, W, bias_shape, need: (
+        lambda G, X, W, bias_shape, need, **buffers: (
             G @ W.T if need[0] else None,
             X.T @ G + X.T @ G if need[1] else None,
             vjp.add_bias_vjp(G, bias_shape) if need[2] else None,
@@ -90,7 +94,7 @@ def test_a_wrong_vjp_rule_fails_both_proofs(monkeypatch, objective_id, rule, wro
 
 
 def test_a_wrong_rule_is_diagnosed_in_the_concrete_proof(monkeypatch):
-    monkeypatch.setattr(vjp, "sqnorm_vjp", lambda R: -2 * R)
+    monkeypatch.setattr(vjp, "sqnorm_vjp", lambda R, **buffers: -2 * R)
     concrete = [v for v in verify("affine") if v.method == CONCRETE]
     assert {v.diagnosis for v in concrete} == {"sign flipped"}
 

@@ -123,3 +123,26 @@ def test_normal_form_keeps_the_value_of_every_derivative(objective):
             _at_sizes(normalised.xreplace(at), substitution),
             _at_sizes(derivative.xreplace(at), substitution),
         ), name
+
+
+def test_writes_into_an_index_array_are_seen_through_every_name_bound_to_it():
+    # As with numpy buffers: code that overwrites a buffer it still needs must be
+    # proven wrong, so out=, in-place operators and a[...] = b really write.
+    A = IndexArray.argument("A", (n, m))
+    B = IndexArray.argument("B", (n, m))
+    alias = A
+    np.multiply(A, 2, out=A)
+    assert alias.at(i, j) == 2 * A_entry(i, j)
+    alias -= B
+    assert A.at(i, j) == 2 * A_entry(i, j) - B.at(i, j)
+    A[...] = B
+    assert alias.at(i, j) == B.at(i, j)
+    assert np.multiply(B, 3).at(i, j) == 3 * B.at(i, j) and B.at(i, j) == sympy.IndexedBase("B")[i, j]
+    with pytest.raises(ValueError, match="cannot write an array of shape"):
+        np.matmul(A, B.T, out=A)
+    with pytest.raises(NotImplementedError, match="does not support"):
+        np.exp(A)
+
+
+def A_entry(row, col):
+    return sympy.IndexedBase("A")[row, col]

@@ -35,7 +35,7 @@ def test_verify_json_lists_every_verdict(capsys):
 
 
 def test_verify_exits_nonzero_and_explains_when_a_formula_is_wrong(monkeypatch, capsys):
-    monkeypatch.setattr(vjp, "sqnorm_vjp", lambda R: R)
+    monkeypatch.setattr(vjp, "sqnorm_vjp", lambda R, **buffers: R)
     assert main(["verify", "--objective", "affine"]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "missing factor 2" in out and "counterexample" in out

@@ -4,8 +4,14 @@ An :class:`IndexArray` is known by its generic entry: a sympy expression in two
 placeholder indices (row, column), with sums over symbolic ranges where the code
 multiplies matrices. It implements exactly the numpy the VJP code uses: ``@``, ``+``,
 ``-``, ``*`` with numpy's broadcasting of a (1, m) or (m,) bias over rows, ``.T``,
-``.shape``, ``.sum(axis=0)``, ``.reshape`` and ``np.dot`` of flattened arrays.
+``.shape``, ``.sum(axis=0)``, ``.reshape`` and ``np.dot`` of flattened arrays, and the
+ufuncs ``np.add``, ``np.subtract``, ``np.multiply``, ``np.negative`` and ``np.matmul``.
 Anything else raises, so code that leaves this subset cannot be "proven" by accident.
+
+Writes are real writes, as in numpy: ``out=``, ``+=``, ``-=``, ``*=`` and ``a[...] = b``
+replace the contents of the array object itself, so every other name bound to the same
+buffer sees the change. Code that reuses a buffer it still needs is therefore proven
+wrong here exactly as it would compute wrong numbers.
 
 Example: XW + b for X (n, k), W (k, m) and a 1-D bias b (m,), at entry (i, j):
 
@@ -60,8 +66,6 @@ def _broadcast_shapes(a: Shape, b: Shape) -> Shape:
 class IndexArray:
     """An array of symbolic shape given by its generic entry, for proofs at all sizes."""
 
-    # numpy must hand arithmetic with its own arrays and scalars to us, not loop over entries.
-    __array_ufunc__ = None
     # matgrad.elementwise dispatches on dtype: object means "apply the opaque sympy function".
     dtype = np.dtype(object)
 
@@ -170,6 +174,46 @@ class IndexArray:
             return IndexArray(target, self.at(0, ROW))
         raise NotImplementedError(f"IndexArray cannot reshape {self.shape} to {target}")
 
+    def _assign(self, value: IndexArray) -> IndexArray:
+        """Make this array hold ``value``: the in-place write of numpy's ``out=`` and ``a[...] =``."""
+        if not isinstance(value, IndexArray):
+            raise TypeError(f"cannot write {type(value).__name__} into an IndexArray")
+        if value.shape != self.shape:
+            raise ValueError(f"cannot write an array of shape {value.shape} into one of shape {self.shape}")
+        self.entry, self.flattened = value.entry, value.flattened
+        return self
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if key is not Ellipsis:
+            raise NotImplementedError("IndexArray supports whole-array writes a[...] = b only")
+        self._assign(value)
+
+    def __iadd__(self, other: Any) -> IndexArray:
+        return self._assign(self + other)
+
+    def __isub__(self, other: Any) -> IndexArray:
+        return self._assign(self - other)
+
+    def __imul__(self, other: Any) -> IndexArray:
+        return self._assign(self * other)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, out: Any = None, **kwargs: Any) -> Any:
+        # numpy hands every ufunc with an IndexArray operand here (including a + b with a
+        # numpy scalar on the left), so nothing ever loops over entries it does not have.
+        operation = _UFUNCS.get(ufunc)
+        if method != "__call__" or operation is None or kwargs:
+            raise NotImplementedError(f"IndexArray does not support {ufunc.__name__}.{method} with {kwargs}")
+        if not all(isinstance(x, IndexArray) or np.ndim(x) == 0 for x in inputs):
+            raise TypeError("IndexArray combines with IndexArrays and scalars only")
+        scalars = [x.item() if isinstance(x, np.generic) else x for x in inputs]
+        result = operation(*scalars)
+        if out is None:
+            return result
+        (target,) = out
+        if not isinstance(target, IndexArray):
+            raise TypeError("an IndexArray result can only be written into an IndexArray")
+        return target._assign(result)
+
     def __array_function__(self, function: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if function is np.dot and len(args) == 2 and not kwargs:
             return _dot(*args)
@@ -177,6 +221,15 @@ class IndexArray:
 
     def __repr__(self) -> str:
         return f"IndexArray(shape={self.shape}, entry={self.entry})"
+
+
+_UFUNCS: dict[Any, Callable[..., Any]] = {
+    np.add: lambda a, b: a + b,
+    np.subtract: lambda a, b: a - b,
+    np.multiply: lambda a, b: a * b,
+    np.negative: lambda a: -a,
+    np.matmul: lambda a, b: a @ b,
+}
 
 
 def _dot(a: Any, b: Any) -> Any:

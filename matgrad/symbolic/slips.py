@@ -44,12 +44,13 @@ RESULT_SLIPS: dict[str, Callable[[Array], Array | None]] = {
     TRANSPOSED_RESULT: lambda G: G.T if G.ndim == 2 else None,
 }
 
-# Wrong versions of the VJP rules of matgrad.vjp, by rule name.
+# Wrong versions of the VJP rules of matgrad.vjp, by rule name. They take the rules'
+# buffer keywords (out=, out_X=) and return a fresh result, which callers use.
 RULE_SLIPS: dict[str, tuple[str, Callable[..., Any]]] = {
-    SIGMA_PRIME_MISSING: ("sigmoid_vjp", lambda G, S: G * 1),
-    SIGMA_ONE_PLUS: ("sigmoid_vjp", lambda G, S: G * S * (1 + S)),
-    SIGMA_INSTEAD_OF_PRIME: ("sigmoid_vjp", lambda G, S: G * S),
-    BIAS_NOT_SUMMED: ("add_bias_vjp", lambda G, bias_shape: G),
+    SIGMA_PRIME_MISSING: ("sigmoid_vjp", lambda G, S, **buffers: G * 1),
+    SIGMA_ONE_PLUS: ("sigmoid_vjp", lambda G, S, **buffers: G * S * (1 + S)),
+    SIGMA_INSTEAD_OF_PRIME: ("sigmoid_vjp", lambda G, S, **buffers: G * S),
+    BIAS_NOT_SUMMED: ("add_bias_vjp", lambda G, bias_shape, **buffers: G),
 }
 
 
@@ -81,8 +82,10 @@ def _untransposed_linear_vjp(weight: Array) -> Callable[..., Any]:
     """linear_vjp, but ∂/∂X = G·W instead of G·Wᵀ when the weight is ``weight``."""
     original = vjp.linear_vjp
 
-    def linear_vjp(G: Array, X: Array, W: Array, bias_shape: tuple[int, ...], need: Any) -> Any:
-        dX, dW, db = original(G, X, W, bias_shape, need)
+    def linear_vjp(
+        G: Array, X: Array, W: Array, bias_shape: tuple[int, ...], need: Any, **buffers: Any
+    ) -> Any:
+        dX, dW, db = original(G, X, W, bias_shape, need, **buffers)
         if W is weight and dX is not None:
             dX = G @ W
         return dX, dW, db
