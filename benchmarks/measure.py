@@ -81,6 +81,7 @@ def measure_case(case: Case, budget: Budget, *, memory: bool) -> Row:
         size_label=case.size_label,
         dtype=str(case.dtype),
         seconds={name: summary(values) for name, values in samples.items()},
+        samples=samples,
         rounds=min(len(v) for v in samples.values()),
         wrt=case.wrt_subset,
         wrt_products=len(wrt_products),

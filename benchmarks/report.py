@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from statistics import median
 
 # The issue's goals.
 ROOFLINE_FACTOR = 1.15  # value + all gradients at large sizes, vs the same matrix products
@@ -18,6 +19,7 @@ class Row:
     size_label: str
     dtype: str
     seconds: dict[str, float]  # method -> median seconds per call
+    samples: dict[str, list[float]]  # method -> seconds per call in each round
     rounds: int
     wrt: tuple[str, ...] | None
     wrt_products: int = 0
@@ -26,8 +28,14 @@ class Row:
     memory: dict[str, int] | None = None  # peak, gradients, unit (bytes)
 
     def ratio(self, method: str, reference: str) -> float | None:
-        if method in self.seconds and reference in self.seconds:
-            return self.seconds[method] / self.seconds[reference]
+        """Median over rounds of method/reference, each ratio from one round's two samples.
+
+        Samples of one round were taken back to back, so a burst of load from other
+        processes, which lasts seconds, tends to hit both and cancel in their ratio.
+        """
+        if method in self.samples and reference in self.samples:
+            pairs = zip(self.samples[method], self.samples[reference], strict=False)
+            return median(a / b for a, b in pairs)
         return None
 
     def to_dict(self) -> dict[str, object]:

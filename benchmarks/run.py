@@ -150,7 +150,10 @@ def main(argv: list[str]) -> int:
     checked = goals(rows)
     for holds, text in checked:
         print(f"  {'HOLDS' if holds else 'FAILS' if holds is False else 'n/a  '}  {text}")
-    print("Ratios are matgrad's median time over the other's (below 1: matgrad faster); ✗: numbers disagree.")
+    print(
+        "Times are medians over rounds; ratios are medians of matgrad's time over the other's within"
+        " each round (below 1: matgrad faster); ✗: numbers disagree."
+    )
 
     if args.json:
         Path(args.json).write_text(
