@@ -7,7 +7,7 @@ For every registry entry (both bias placements of the network), full and row bia
 (at the large size row only, unless --large-biases full,row), float64 and float32, it
 times value + all gradients, the value alone, a ``wrt`` subset, the same matrix products
 alone (the roofline), and torch eager autograd and jax.jit(value_and_grad) when
-installed (``pip install ".[bench]"``). Methods are interleaved and each time is the
+installed (``pip install ".[bench,torch,jax]"``). Methods are interleaved and each time is the
 median over rounds. At the large size it also measures
 peak extra memory, and in the full mode the time of ``matgrad verify`` if it exists.
 
