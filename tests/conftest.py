@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matgrad.registry import OBJECTIVES, Objective
+from matgrad.registry import OBJECTIVES
 
 DATA = Path(__file__).parent / "data"
 
@@ -31,21 +31,3 @@ def sized_cases() -> list:
         for sizes in o.sample_sizes
         for kind in ("full", "row", "vector")
     ]
-
-
-def central_difference(objective: Objective, arrays: dict, name: str) -> np.ndarray:
-    """∂f/∂A by central differences in float64, one entry at a time (small shapes only)."""
-    base = {k: v.astype(np.float64) for k, v in arrays.items()}
-    target = base[name]
-    step = np.finfo(np.float64).eps ** (1 / 3)
-    out = np.zeros_like(target)
-    for index in np.ndindex(target.shape):
-        h = step * max(1.0, abs(target[index]))
-        original = target[index]
-        target[index] = original + h
-        up = objective.value(base)
-        target[index] = original - h
-        down = objective.value(base)
-        target[index] = original
-        out[index] = (up - down) / (2 * h)
-    return out
