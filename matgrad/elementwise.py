@@ -23,6 +23,12 @@ def _apply_object(function: Any, H: NDArray[Any]) -> NDArray[Any]:
     return out
 
 
+def _exp_minus_abs(H: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
+    """(Re H < 0, e) with e = exp(−H) where Re H ≥ 0 and exp(H) elsewhere: |e| ≤ 1, no overflow."""
+    negative = H.real < 0
+    return negative, np.exp(np.where(negative, H, -H))
+
+
 def _real_sigmoid_into(S: NDArray[Any], H: NDArray[Any]) -> None:
     """S = σ(H) for real H, S may be H: with e = exp(−|H|) ≤ 1, σ = (1 if H ≥ 0 else e)/(1 + e)."""
     nonnegative = H >= 0  # first: S may be H
@@ -57,8 +63,7 @@ def sigmoid(H: NDArray[Any], *, out: NDArray[Any] | None = None) -> NDArray[Any]
     if out is None:
         out = np.empty(H.shape, np.result_type(H, 0.0))
     if np.iscomplexobj(H):
-        negative = H.real < 0
-        e = np.exp(np.where(negative, H, -H))
+        negative, e = _exp_minus_abs(H)
         np.add(e, 1, out=out)
         np.reciprocal(out, out=out)
         np.multiply(out, e, out=out, where=negative)
@@ -146,20 +151,31 @@ def log(H: NDArray[Any]) -> NDArray[Any]:
     return _engine_function("log", np.log, H)
 
 
+def _relu_kernel(H: NDArray[Any]) -> NDArray[Any]:
+    result: NDArray[Any] = H * (H.real > 0) if np.iscomplexobj(H) else np.maximum(H, 0)
+    return result
+
+
 def relu(H: NDArray[Any]) -> NDArray[Any]:
     """max(H, 0), elementwise; for complex H, H where Re H > 0 else 0; relu′ = step."""
-    if H.dtype == object:
-        return _apply_object(_sympy("relu"), H)
-    result: NDArray[Any] = H * (H.real > 0) if np.iscomplexobj(H) else np.maximum(H, 0)
+    return _engine_function("relu", _relu_kernel, H)
+
+
+def _step_kernel(H: NDArray[Any]) -> NDArray[Any]:
+    result: NDArray[Any] = np.heaviside(H.real, 0).astype(H.dtype, copy=False)
     return result
 
 
 def step(H: NDArray[Any]) -> NDArray[Any]:
     """relu′(H): 1 where Re H > 0, else 0 (0 at the kink), NaN where H is NaN."""
-    if H.dtype == object:
-        return _apply_object(_sympy("step"), H)
-    result: NDArray[Any] = np.heaviside(H.real, 0).astype(H.dtype, copy=False)
-    return result
+    return _engine_function("step", _step_kernel, H)
+
+
+def _softplus_kernel(H: NDArray[Any]) -> NDArray[Any]:
+    negative, e = _exp_minus_abs(H)
+    out: NDArray[Any] = np.log1p(e)
+    out += np.where(negative, 0, H)
+    return out
 
 
 def softplus(H: NDArray[Any]) -> NDArray[Any]:
@@ -168,10 +184,4 @@ def softplus(H: NDArray[Any]) -> NDArray[Any]:
     Evaluated as log1p(e) + max(H, 0) with e = exp(−|H|) (for complex H, by the sign of
     Re H), so exp never overflows.
     """
-    if H.dtype == object:
-        return _apply_object(_sympy_softplus, H)
-    negative = H.real < 0
-    e = np.exp(np.where(negative, H, -H))
-    out = np.log1p(e)
-    out += np.where(negative, 0, H)
-    return out
+    return _engine_function("softplus", _softplus_kernel, H)
