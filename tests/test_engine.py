@@ -206,3 +206,11 @@ def test_a_checker_that_cannot_decide_is_not_a_proof(monkeypatch):
     monkeypatch.setattr(matgrad.symbolic.concrete, "check_function", undecided)
     with pytest.raises(ProofFailure, match="undecided, the symbolic checker raised NotImplementedError"):
         derive("sum(exp(X))", "X")
+
+
+def test_a_sum_with_both_a_common_prefix_and_a_common_suffix_is_factored_correctly():
+    # Found by fuzzing: the simplifier cut the shared prefix from every term but put the
+    # shared suffix back as well, building an (m, n) @ (m, k) product.
+    text = "trace(((X @ W) + ((X @ W) @ W.T @ W)).T @ ((X @ W) + ((X @ W) @ W.T @ W)))"
+    derivation = derive(text, None, {"X": "n,k", "W": "k,m"})
+    assert derivation.proven

@@ -278,11 +278,13 @@ def _factor(terms: list[tuple[Fraction, Node | None]], s: Simplifier) -> Node:
         prefix = _common_prefix([list(c) for c in chains if c])
         suffix = _common_prefix([list(reversed(c)) for c in chains if c])[::-1]
         if prefix or suffix:
-            cut_left, cut_right = (len(prefix), 0) if prefix else (0, len(suffix))
-            rests = [c[cut_left : len(c) - cut_right] for c in chains if c]
+            # One side at a time: the prefix if there is one, else the suffix. Only the
+            # side cut from every term goes back around the inner sum.
+            left, right = (prefix, []) if prefix else ([], suffix)
+            rests = [c[len(left) : len(c) - len(right)] for c in chains if c]
             if all(rests):
                 inner = s(_build_sum([(c, _product(r)) for (c, _), r in zip(terms, rests, strict=True)]))
-                return s(MatMul((*prefix, inner, *suffix)))
+                return s(MatMul((*left, inner, *right)))
     return _build_sum(terms)
 
 
