@@ -396,8 +396,10 @@ def _apply(node: Node, g: _Generator) -> tuple[str, int]:
     assert isinstance(node, Apply)
     g.imports.add(node.function)
     arg = g.expr(node.arg)
-    # A scalar may be a plain Python or sympy number; the functions dispatch on an array's dtype.
-    return f"_{node.function}({arg if shape_of(node.arg) else f'_np.asarray({arg})'})", ATOM
+    # A scalar may be a plain Python or sympy number; the functions dispatch on an array's
+    # dtype, so a constant takes the arguments' dtype: exp(1) is e in float32, float64, or
+    # exactly (sympy's E) when the code runs on symbols for its proof.
+    return f"_{node.function}({arg if shape_of(node.arg) else f'_np.asarray({arg}, _dtype)'})", ATOM
 
 
 @python(Sum)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Generic, TypeVar
 
+from matgrad.engine.errors import MAX_NUMBER_BITS, TooComplexError
+
 Dim = int | str
 Shape = tuple[Dim, ...]
 
@@ -48,12 +50,24 @@ class Var(Node):
     shape: Shape
 
 
+def _check_size(value: Fraction, what: str) -> None:
+    """Refuse numbers that would make the derivation's arithmetic (and printing) explode."""
+    if max(abs(value.numerator), value.denominator).bit_length() > MAX_NUMBER_BITS:
+        raise TooComplexError(
+            f"{what} of more than {MAX_NUMBER_BITS} bits arises (e.g. from repeated powers): too large"
+        )
+
+
 @dataclass(frozen=True)
 class Const(Node):
     """A constant array: every entry equals ``value`` (a scalar when ``shape == ()``)."""
 
     value: Fraction
     shape: Shape = ()
+
+    def __post_init__(self) -> None:
+        _check_size(self.value, "a constant")
+        super().__post_init__()
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,10 @@ class Power(Node):
 
     base: Node
     exponent: Fraction
+
+    def __post_init__(self) -> None:
+        _check_size(self.exponent, "an exponent")
+        super().__post_init__()
 
 
 @dataclass(frozen=True)

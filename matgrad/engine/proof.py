@@ -85,7 +85,9 @@ class Proof:
         ]
         lines += [f"    {verdict}" for verdict in self.symbolic.values() if not verdict.proven]
         if self.numeric is None:
-            lines.append(f"numeric check: not run — {self.numeric_note}")
+            lines.append(
+                f"numeric check: not run — {self.numeric_note}; the answer rests on the symbolic proof alone"
+            )
         else:
             numeric_shapes = ", ".join(f"{n} {format_shape(s)}" for n, s in self.numeric_shapes.items())
             worst = max((float(a.max_rel_error) for a in self.numeric.arguments.values()), default=0.0)
