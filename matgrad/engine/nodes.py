@@ -13,7 +13,7 @@ A dimension is a concrete size (int) or a symbolic size (str, e.g. ``"n"``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Generic, TypeVar
@@ -217,8 +217,11 @@ def with_children(node: Node, new: tuple[Node, ...]) -> Node:
     return node
 
 
-def walk(root: Node) -> list[Node]:
-    """Every distinct node under ``root`` (itself included), children before parents."""
+def walk(root: Node, stop: Container[Node] = ()) -> list[Node]:
+    """Every distinct node under ``root`` (itself included), children before parents.
+
+    Nodes in ``stop`` are listed but not descended into.
+    """
     order: list[Node] = []
     seen: set[Node] = set()
     stack: list[tuple[Node, bool]] = [(root, False)]
@@ -231,6 +234,8 @@ def walk(root: Node) -> list[Node]:
             continue
         seen.add(node)
         stack.append((node, True))
+        if node in stop:
+            continue
         stack.extend((child, False) for child in reversed(children(node)) if child not in seen)
     return order
 
