@@ -220,3 +220,19 @@ def test_hostile_candidates_get_only_documented_verdicts(step, result):
     assert verdict.status in ("proven", "NOT proven", "undecided")
     if verdict.proven:
         assert result == "right" and step != "raise"
+
+
+def test_the_step_size_sweep_never_changes_the_callers_arrays():
+    from matgrad.testing import step_size_sweep
+
+    A = np.arange(1.0, 5.0).reshape(2, 2)
+    before = A.copy()
+
+    def grad(A):
+        G = 2 * A
+        A[...] = 0
+        return {"A": G}
+
+    sweep = step_size_sweep(lambda A: (A**2).sum(), grad, {"A": A}, "A", steps=[1e-4])
+    np.testing.assert_array_equal(A, before)
+    assert sweep["complex"][0] < 1e-12
