@@ -123,3 +123,13 @@ def test_every_error_of_derive_is_documented():
     for text in ["", "sum(", "foo(X)", "inv(X", "sum(X) @ Y", "X", "1 + 1", "sum(X ** X)"]:
         with pytest.raises(ExpressionError):
             derive(text, prove=False)
+
+
+def test_generated_code_checks_its_inputs_like_the_registry():
+    derivation = derive("sqnorm(X @ W + b)", None, {"X": "n,k", "W": "k,m", "b": "m"}, prove=False)
+    ones = np.ones
+    with pytest.raises(ValueError, match=r"b must be a 1-D array of shape \(4,\); got a 2-D array"):
+        derivation.function(ones((3, 2)), ones((2, 4)), np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="W has shape .3, 4. but X has 2 columns .* disagree on size k"):
+        derivation.function(ones((3, 2)), ones((3, 4)), np.zeros(4))
+    assert derivation.function(ones((3, 2)), ones((2, 4)), np.zeros(4))[0] == 48.0
