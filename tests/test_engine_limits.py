@@ -130,6 +130,32 @@ def test_generated_code_checks_its_inputs_like_the_registry():
     ones = np.ones
     with pytest.raises(ValueError, match=r"b must be a 1-D array of shape \(4,\); got a 2-D array"):
         derivation.function(ones((3, 2)), ones((2, 4)), np.zeros((3, 4)))
-    with pytest.raises(ValueError, match="W has shape .3, 4. but X has 2 columns .* disagree on size k"):
+    with pytest.raises(ValueError, match=r"W has shape .3, 4. but X has 2 columns .* disagree on size k"):
         derivation.function(ones((3, 2)), ones((3, 4)), np.zeros(4))
     assert derivation.function(ones((3, 2)), ones((2, 4)), np.zeros(4))[0] == 48.0
+
+
+@pytest.mark.parametrize(
+    ("expression", "shapes", "printed"),
+    [
+        ("1 / sum(exp(X))", None, "1 / sum(exp(X))"),
+        ("sum(X**2)/2", None, "sum(X^⊙²) / 2"),
+        ("-sum(X)/3", None, "−sum(X) / 3"),
+    ],
+)
+def test_values_print_as_written(expression, shapes, printed):
+    assert derive(expression, None, shapes, prove=False).value_text == printed
+
+
+def test_gradients_of_all_ones_print_without_a_unit_coefficient():
+    assert derive("-sum(X)", prove=False).text("X") == "−1_(n×k)"
+
+
+def test_a_one_by_one_objective_says_to_declare_vectors_1d():
+    with pytest.raises(ExpressionError, match="declare the column vectors 1-D"):
+        derive("x.T @ A @ x", None, {"x": "n,1", "A": "n,n"}, prove=False)
+
+
+def test_a_vectors_norm_prints_as_the_euclidean_norm():
+    assert derive("norm(x)", None, {"x": "n"}, prove=False).text("x") == "x / ‖x‖₂"
+    assert derive("sqnorm(X)", prove=False).value_text == "‖X‖²_F"

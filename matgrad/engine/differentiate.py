@@ -72,7 +72,14 @@ def differentiate(value: Node, wrt: Sequence[str]) -> Gradients:
     {'W': '2Xᵀ(XW + b)', 'b': '2·1ₙᵀ(XW + b)'}
     """
     if shape_of(value) != ():
-        raise ShapeError(f"the objective must be a scalar; it has shape {format_shape(shape_of(value))}")
+        shape = shape_of(value)
+        hint = (
+            "; a 1×1 matrix is not a scalar here: declare the column vectors 1-D (x=n, not x=n,1) "
+            "or take sum(…) or trace(…)"
+            if shape == (1, 1)
+            else ""
+        )
+        raise ShapeError(f"the objective must be a scalar; it has shape {format_shape(shape)}{hint}")
     # Shapes of the names come from the tree as given: the simplified value may have lost
     # a name altogether (X − X = 0), whose gradient is then 0 of the name's shape.
     variables = {n.name: n for n in walk(value) if isinstance(n, Var)}

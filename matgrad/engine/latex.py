@@ -9,6 +9,7 @@ to the names they are printed as (see :mod:`matgrad.engine.bindings`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -150,7 +151,11 @@ def _const(node: Node, p: _Printer) -> tuple[str, int]:
         return value, (ATOM if node.value >= 0 and node.value.denominator == 1 else ADD)
     dims = " \\times ".join(map(str, node.shape)) if p.style.latex else "×".join(map(str, node.shape))
     ones = rf"\mathbf{{1}}_{{{dims}}}" if p.style.latex else f"1_({dims})"
-    return (ones, ATOM) if node.value == 1 else (f"{value}·{ones}", HADAMARD)
+    if node.value == 1:
+        return ones, ATOM
+    if node.value == -1:
+        return ("-" if p.style.latex else "−") + ones, ADD
+    return f"{value}·{ones}", HADAMARD
 
 
 @printer(Identity)
@@ -188,11 +193,19 @@ def _negative_part(term: Node) -> Node | None:
 @printer(Mul)
 def _mul(node: Node, p: _Printer) -> tuple[str, int]:
     assert isinstance(node, Mul)
-    first = node.factors[0]
-    if isinstance(first, Const) and first.shape == () and node not in p.names:
-        rest = node.factors[1:]
-        body = rest[0] if len(rest) == 1 else Mul(rest)
-        return _scaled(first.value, body, p)
+    constants = [f for f in node.factors if isinstance(f, Const) and f.shape == ()]
+    rest = tuple(f for f in node.factors if not (isinstance(f, Const) and f.shape == ()))
+    if constants and rest and not any(map(_is_reciprocal, rest)) and node not in p.names:
+        # One coefficient, wherever the parsed text had its factors: −sum(X) / 3 for -sum(X)/3.
+        coefficient = math.prod((c.value for c in constants), start=Fraction(1))
+        return _scaled(coefficient, rest[0] if len(rest) == 1 else Mul(rest), p)
+    if constants and all(c.value == 1 for c in constants) and rest:
+        node = Mul(rest) if len(rest) > 1 else Mul((*rest, Const(Fraction(1), shape_of(rest[0]))))
+        if len(rest) == 1 and _is_reciprocal(rest[0]):
+            bottom = p.print(_invert(rest[0]))  # 1 / sum(exp(X)), not 1sum(exp(X))⁻¹
+            if p.style.latex:
+                return rf"\frac{{1}}{{{bottom[0]}}}", ATOM
+            return f"1 / {_wrap(bottom, POSTFIX, p)}", HADAMARD
     numerators = [f for f in node.factors if not _is_reciprocal(f)]
     denominators = [_invert(f) for f in node.factors if _is_reciprocal(f)]
     if denominators and all(shape_of(d) == () for d in denominators):
@@ -242,9 +255,19 @@ def _hadamard(factors: list[Node], p: _Printer) -> tuple[str, int]:
 
 
 def _scaled(c: Fraction, body: Node, p: _Printer) -> tuple[str, int]:
+    if c == 1:
+        return p.print(body)
+    if isinstance(body, Const) and body.value == 1 and body.shape != ():
+        printed = p.print(body)[0]  # −1_(n×k), 2·1_(n×k): the coefficient of an all-ones array
+        if c == -1:
+            return ("-" if p.style.latex else "−") + printed, ADD
+        sep = r"\," if p.style.latex else "·"
+        return number(c, p.style) + sep + printed, (ADD if c < 0 else PRODUCT)
     printed = p.at(body, PRODUCT)
     if c == -1:
         return ("-" if p.style.latex else "−") + printed, ADD
+    if not p.style.latex and abs(c.numerator) == 1 and c.denominator > 1:
+        return ("−" if c < 0 else "") + f"{p.at(body, POSTFIX)} / {c.denominator}", ADD if c < 0 else HADAMARD
     coefficient = number(c, p.style)
     separator = ""
     if p.style.latex:
@@ -287,9 +310,10 @@ def _power(node: Node, p: _Printer) -> tuple[str, int]:
     if isinstance(node.base, SqNorm):
         power = 2 * node.exponent  # of the norm itself
         norm = _norm(node.base.arg, p)
+        index = _norm_index(node.base.arg, p)
         if power == 1:
-            return norm + "_F", ATOM
-        return norm + ("_F^" if p.style.latex else "_F") + _superscript(power, p), POSTFIX
+            return norm + index, ATOM
+        return norm + index + ("^" if p.style.latex else "") + _superscript(power, p), POSTFIX
     base = p.at(node.base, ATOM)
     if shape_of(node.base) == ():
         return base + ("^" if p.style.latex else "") + _superscript(node.exponent, p), POSTFIX
@@ -345,7 +369,17 @@ def _norm(arg: Node, p: _Printer) -> str:
 @printer(SqNorm)
 def _sqnorm(node: Node, p: _Printer) -> tuple[str, int]:
     assert isinstance(node, SqNorm)
-    return _norm(node.arg, p) + ("_F^2" if p.style.latex else "²_F"), ATOM
+    index = _norm_index(node.arg, p)
+    if index == "_F":
+        return _norm(node.arg, p) + ("_F^2" if p.style.latex else "²_F"), ATOM
+    return _norm(node.arg, p) + ("_2^2" if p.style.latex else "²₂"), ATOM
+
+
+def _norm_index(arg: Node, p: _Printer) -> str:
+    """‖x‖₂ for a vector, ‖X‖_F for a matrix (the same number, named as readers expect)."""
+    if len(shape_of(arg)) == 1:
+        return "_2" if p.style.latex else "₂"
+    return "_F"
 
 
 @printer(Outer)
