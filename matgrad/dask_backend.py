@@ -14,8 +14,6 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-import dask
-import dask.array as da
 import numpy as np
 
 from matgrad.chunked import Evaluate, evaluate_block, row_arguments
@@ -24,6 +22,8 @@ from matgrad.signature import Signature
 
 def _row_chunks(arrays: Mapping[str, Any], rows: tuple[str, ...]) -> tuple[int, ...]:
     """The row chunks of the first Dask row argument; every row argument's columns must be one chunk."""
+    import dask.array as da
+
     chunks: tuple[int, ...] | None = None
     for name in rows:
         array = arrays[name]
@@ -51,6 +51,10 @@ def run(
     with_value: bool,
 ) -> tuple[Any, dict[str, Any]]:
     """Lazy value (a 0-d Dask array) and gradients (Dask arrays) of Dask (and numpy) arguments."""
+    # Imported here: matgrad.dispatch loads this module only for Dask input, and dask is an extra.
+    import dask
+    import dask.array as da
+
     arrays = {}
     for name in signature.names:
         value = values[name]
