@@ -5,9 +5,11 @@ Every property runs over the registry; each library's tests skip when it is not 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -293,3 +295,16 @@ def test_dask_on_a_local_cluster_of_worker_processes():
         workers = client.run(lambda: __import__("os").getpid())
     assert len(set(workers.values())) == 2
     assert_same(objective, tuple(computed), in_memory(objective, arrays))
+
+
+def test_readme_large_data_examples_run(tmp_path):
+    """The README's "Large data" code blocks, in order, in a fresh interpreter."""
+    for module in ("dask.array", "distributed", "torch", "array_api_compat"):
+        pytest.importorskip(module)
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Large data", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 4
+    script = tmp_path / "large_data.py"
+    script.write_text("\n".join(blocks), encoding="utf-8")
+    subprocess.run([sys.executable, str(script)], cwd=tmp_path, check=True, timeout=300)
