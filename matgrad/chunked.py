@@ -162,6 +162,29 @@ def check_out(
     return checked
 
 
+def release_rows(array: Any, start: int, stop: int) -> None:
+    """Let the OS drop the pages of rows [start, stop) of a C-ordered ``np.memmap`` from this process.
+
+    The data stays in the file (and the page cache): without this, every page of a memmap
+    read or written once stays mapped, and the process's resident memory grows with n.
+    Only for shared mappings (modes 'r', 'r+', 'w+'): for mode 'c' it would drop changes.
+    """
+    mapping = getattr(array, "_mmap", None)
+    shared = isinstance(array, np.memmap) and mapping is not None and array.mode != "c"
+    if not shared or not array.flags.c_contiguous:
+        return
+    import mmap
+
+    row_bytes = array.itemsize * int(np.prod(array.shape[1:]))
+    base = array.offset % mmap.ALLOCATIONGRANULARITY  # where the data starts in the mapping
+    first = base + start * row_bytes
+    last = base + stop * row_bytes
+    first += -first % mmap.PAGESIZE  # whole pages inside the rows only
+    last -= last % mmap.PAGESIZE
+    if last > first and hasattr(mapping, "madvise"):
+        mapping.madvise(mmap.MADV_DONTNEED, first, last - first)
+
+
 def run(
     signature: Signature,
     evaluate: Evaluate,
@@ -199,6 +222,9 @@ def run(
                 results[name] += gradient
             else:
                 results[name] = np.array(gradient, dtype=dtype)  # a copy: it may alias a block buffer
+        for name in rows:
+            release_rows(values[name], start, stop)
+            release_rows(results.get(name), start, stop)
     if n == 0:  # no block ran: the empty sums
         total = dtype.type(0)
         for name in wrt:

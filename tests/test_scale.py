@@ -308,3 +308,21 @@ def test_readme_large_data_examples_run(tmp_path):
     script = tmp_path / "large_data.py"
     script.write_text("\n".join(blocks), encoding="utf-8")
     subprocess.run([sys.executable, str(script)], cwd=tmp_path, check=True, timeout=300)
+
+
+def test_memmap_pages_released_block_by_block_keep_the_data(tmp_path):
+    """Pages of input and output memmaps are dropped after each block; the file keeps every row."""
+    from matgrad import affine
+
+    rng = np.random.default_rng(1)
+    X, W, b = rng.standard_normal((5000, 64)), rng.standard_normal((64, 8)), rng.standard_normal(8)
+    path, out_path = tmp_path / "X.bin", tmp_path / "dX.bin"
+    X.tofile(path)
+    on_disk = np.memmap(path, np.float64, "r", offset=0, shape=X.shape)
+    dX = np.memmap(out_path, np.float64, "w+", shape=X.shape)
+    value, grads = affine.value_and_grad(on_disk, W, b, chunk_rows=333, out={"X": dX})
+    expected = affine.value_and_grad(X, W, b)
+    assert np.isclose(value, expected[0], rtol=1e-12)
+    dX.flush()
+    np.testing.assert_allclose(np.fromfile(out_path).reshape(X.shape), expected[1]["X"], rtol=1e-12)
+    np.testing.assert_array_equal(np.asarray(on_disk), X)
