@@ -320,7 +320,7 @@ def test_memmap_pages_released_block_by_block_keep_the_data(tmp_path):
     X.tofile(path)
     on_disk = np.memmap(path, np.float64, "r", offset=0, shape=X.shape)
     dX = np.memmap(out_path, np.float64, "w+", shape=X.shape)
-    value, grads = affine.value_and_grad(on_disk, W, b, chunk_rows=333, out={"X": dX})
+    value, _ = affine.value_and_grad(on_disk, W, b, chunk_rows=333, out={"X": dX})
     expected = affine.value_and_grad(X, W, b)
     assert np.isclose(value, expected[0], rtol=1e-12)
     dX.flush()
