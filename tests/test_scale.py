@@ -326,3 +326,12 @@ def test_memmap_pages_released_block_by_block_keep_the_data(tmp_path):
     dX.flush()
     np.testing.assert_allclose(np.fromfile(out_path).reshape(X.shape), expected[1]["X"], rtol=1e-12)
     np.testing.assert_array_equal(np.asarray(on_disk), X)
+
+
+def test_without_array_api_compat_a_torch_tensor_asks_for_the_extra(monkeypatch):
+    torch = pytest.importorskip("torch")
+    from matgrad import affine
+
+    monkeypatch.setitem(sys.modules, "array_api_compat", None)  # import fails as if not installed
+    with pytest.raises(ImportError, match=r"X \(torch\).*pip install 'matgrad\[array\]'"):
+        affine.grad(torch.ones(3, 2), np.ones((2, 2)), np.zeros(2))
