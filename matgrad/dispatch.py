@@ -16,6 +16,7 @@ array-api-compat and Dask are imported only here, when a call needs them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -149,7 +150,10 @@ def run_generic(
 
     xp, device = namespace_and_device(values)
     arrays = {name: values[name] for name in signature.names}
-    signature.check_shapes(arrays)
+    # Shapes as plain tuples, so that messages read (4, 2) and not torch.Size([4, 2]).
+    signature.check_shapes(
+        {name: SimpleNamespace(shape=tuple(a.shape), ndim=a.ndim) for name, a in arrays.items()}
+    )
     dtype = working_dtype(xp, arrays, device)
     converted = {name: a if a.dtype == dtype else xp.astype(a, dtype) for name, a in arrays.items()}
     return evaluate(converted, wrt, with_value=with_value, vjp=generic_vjp, **options)  # type: ignore[no-any-return]
