@@ -77,9 +77,10 @@ def run(
             # Same row chunks as the first (a no-op when they agree), whole rows per chunk.
             array = array.rechunk((chunks, -1))
             blocks[name] = list(array.to_delayed()[:, 0])
-    # The other arguments (weights, a bias of one row) go whole to every task.
+    # The other arguments (weights, a bias of one row) go whole to every task: one graph key
+    # each, shared by the tasks, rather than a copy of a numpy array inside every task.
     whole = {
-        name: (a.rechunk(-1).to_delayed().ravel()[0] if isinstance(a, da.Array) else a)
+        name: (a.rechunk(-1).to_delayed().ravel()[0] if isinstance(a, da.Array) else dask.delayed(a))
         for name, a in arrays.items()
         if name not in rows
     }
