@@ -286,7 +286,11 @@ def test_dask_on_a_local_cluster_of_worker_processes():
     lazy = dask_arguments(objective, arrays, rows_per_chunk=12)
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
