@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -35,23 +36,50 @@ def block_size(dtype: DTypeLike) -> int:
     return max(1, BLOCK_BYTES // int(np.dtype(dtype).itemsize))
 
 
-def num_threads() -> int:
-    """Threads used for large elementwise kernels: ``MATGRAD_NUM_THREADS`` or the usable CPUs."""
-    configured = os.environ.get("MATGRAD_NUM_THREADS", "").strip()
-    if configured:
-        if not configured.isdigit() or int(configured) < 1:
-            raise ValueError(f"MATGRAD_NUM_THREADS must be a positive integer; got {configured!r}")
-        return int(configured)
+MAX_THREADS = 256
+"""Upper bound on matgrad's worker threads, whatever ``MATGRAD_NUM_THREADS`` asks for."""
+
+
+@cache
+def _usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
 
 
-@cache
-def _pool(pid: int, workers: int) -> ThreadPoolExecutor:
-    # Keyed by process id: a forked child inherits the executor but not its threads.
-    del pid
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matgrad")
+def num_threads() -> int:
+    """Threads used for large elementwise kernels: ``MATGRAD_NUM_THREADS`` or the usable CPUs.
+
+    The variable is checked on every call, whatever the input's size: it must be a
+    positive integer in ASCII digits; values above :data:`MAX_THREADS` are capped.
+    """
+    configured = os.environ.get("MATGRAD_NUM_THREADS", "").strip()
+    if configured:
+        if not (configured.isascii() and configured.isdigit()) or int(configured) < 1:
+            raise ValueError(f"MATGRAD_NUM_THREADS must be a positive integer; got {configured!r}")
+        return min(int(configured), MAX_THREADS)
+    return _usable_cpus()
+
+
+_pools: dict[int, tuple[int, ThreadPoolExecutor]] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """This process's one pool, grown (the old one shut down) if more workers are asked for.
+
+    Keyed by process id: a forked child inherits the executor but not its threads.
+    """
+    pid = os.getpid()
+    with _pools_lock:
+        size, pool = _pools.get(pid, (0, None))
+        if pool is None or size < workers:
+            if pool is not None:
+                pool.shutdown(wait=False)
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matgrad")
+            _pools.clear()  # a parent's pool, inherited across fork, has no threads here
+            _pools[pid] = (workers, pool)
+        return pool
 
 
 def map_blocks(kernel: Callable[..., object], out: Array, *inputs: Array) -> Array:
@@ -62,6 +90,7 @@ def map_blocks(kernel: Callable[..., object], out: Array, *inputs: Array) -> Arr
     small arrays and non-contiguous ones get a single call on the whole arrays.
     Returns ``out``.
     """
+    threads = num_threads()  # validates MATGRAD_NUM_THREADS for every input, large or small
     arrays = (out, *inputs)
     if any(a.shape != out.shape for a in inputs):
         raise ValueError(f"map_blocks needs equal shapes; got {[a.shape for a in arrays]}")
@@ -82,9 +111,9 @@ def map_blocks(kernel: Callable[..., object], out: Array, *inputs: Array) -> Arr
         for start in range(first_block * block, min(last_block * block, out.size), block):
             kernel(*(a[start : start + block] for a in flat))
 
-    workers = min(num_threads(), blocks)
+    workers = min(threads, blocks)
     bounds = [blocks * k // workers for k in range(workers + 1)]
-    pool = _pool(os.getpid(), workers - 1) if workers > 1 else None
+    pool = _pool(workers - 1) if workers > 1 else None
     futures = [pool.submit(run, bounds[k], bounds[k + 1]) for k in range(1, workers)] if pool else []
     run(bounds[0], bounds[1])  # this thread takes the first share
     for future in futures:

@@ -82,3 +82,24 @@ def test_gradients_at_a_blocked_size_pass_a_directional_check(objective):
         up = objective.value({**arrays, name: array + step * V})
         down = objective.value({**arrays, name: array - step * V})
         np.testing.assert_allclose((up - down) / (2 * step), np.vdot(grads[name], V), rtol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("setting", ["²", "٣", "0", "-1", "two"])
+def test_a_bad_thread_setting_is_refused_even_for_small_inputs(monkeypatch, setting):
+    monkeypatch.setenv("MATGRAD_NUM_THREADS", setting)
+    with pytest.raises(ValueError, match="MATGRAD_NUM_THREADS must be a positive integer"):
+        map_blocks(lambda o, a: np.negative(a, out=o), np.empty(3), np.ones(3))
+
+
+def test_one_bounded_pool_serves_every_thread_count(monkeypatch):
+    import threading
+
+    before = threading.active_count()
+    for threads in (16, 3, 7, 16, 2, 12):
+        monkeypatch.setenv("MATGRAD_NUM_THREADS", str(threads))
+        for size in range(1, 16):
+            n = size * block_size(np.float64)
+            out = map_blocks(lambda o, a, b: np.add(a, b, out=o), np.empty(n), np.ones(n), np.ones(n))
+            assert np.all(out == 2.0)
+    # One pool of at most 15 workers (16 threads, this one included) is alive, not one per count.
+    assert threading.active_count() - before <= 15

@@ -20,6 +20,7 @@ import sympy
 from matgrad.registry import Objective
 from matgrad.signature import BIAS_KINDS, BiasKind
 from matgrad.symbolic.arrays import Array, as_sympy, numeric_instance, symbol_arrays
+from matgrad.symbolic.functions import rational_zero, sigma, sigma_normal_form
 from matgrad.symbolic.polynomials import AtomRing, NotPolynomial
 from matgrad.symbolic.verdict import CONCRETE, Counterexample, Ledger, Verdict, method_name
 
@@ -120,6 +121,9 @@ class ExactGradient:
     def __init__(self, value: Any, arrays: Mapping[str, Array], candidates: Iterable[Any] = ()) -> None:
         self.arrays = arrays
         self.value = as_sympy(value)
+        candidates = list(candidates)
+        self._candidates = candidates
+        self._normal: tuple[AtomRing, Any, Any] | bool | None = False  # built on first need
         try:
             self.ring: AtomRing | None = AtomRing([self.value, *candidates])
             self._value_polynomial = self.ring(self.value)
@@ -131,7 +135,10 @@ class ExactGradient:
         """∂value/∂symbol as a sympy expression."""
         if self.ring is None:
             return sympy.diff(self.value, symbol)
-        return self.ring.as_expr(self.ring.derivative(self._value_polynomial, symbol, self._partials))
+        try:
+            return self.ring.as_expr(self.ring.derivative(self._value_polynomial, symbol, self._partials))
+        except NotPolynomial:  # an atom whose derivative leaves the ring, e.g. log′ = 1/u
+            return sympy.diff(self.value, symbol)
 
     def array(self, name: str) -> Array:
         """∂value/∂arrays[name], an object array of the argument's shape."""
@@ -142,6 +149,7 @@ class ExactGradient:
         return out
 
     def _is_zero(self, candidate: Any, symbol: Any) -> tuple[bool, Any]:
+        residual = None
         if self.ring is not None:
             try:
                 residual = self.ring(candidate) - self.ring.derivative(
@@ -150,9 +158,38 @@ class ExactGradient:
             except NotPolynomial:
                 pass
             else:
-                return not residual, self.ring.as_expr(residual)
+                if not residual:
+                    return True, 0
+        # exp, tanh or σ(−v) in the candidate: the same function of other atoms (1/(1 + e⁻ᶻ) is σ(z)).
+        special = as_sympy(candidate).has(sympy.exp, sympy.tanh, sigma)
+        if special and self._normal_zero(candidate, symbol):
+            return True, 0
+        if (
+            residual is not None
+        ):  # nonzero in independent atoms; first_mismatch confirms with a numeric witness
+            return False, self.ring.as_expr(residual) if self.ring is not None else residual
         difference = as_sympy(candidate) - sympy.diff(self.value, symbol)
+        if special:  # rational in σ atoms: nonzero goes to first_mismatch's numeric witness, not simplify
+            return rational_zero(difference), difference
         return vanishes(difference), difference
+
+    def _normal_zero(self, candidate: Any, symbol: Any) -> bool:
+        """The fast path again, on value and candidates in σ normal form (σ(−v) = 1 − σ(v), ...)."""
+        if self._normal is False:
+            try:
+                forms = [sigma_normal_form(e) for e in [self.value, *self._candidates]]
+                ring = AtomRing(forms)
+                value = ring(forms[0])
+                self._normal = (ring, value, ring.partials(value))
+            except NotPolynomial:  # rational in σ atoms (eᵘ = σ(u)/(1 − σ(u))): rational_zero decides
+                self._normal = None
+        if not isinstance(self._normal, tuple):
+            return False
+        ring, value, partials = self._normal
+        try:
+            return not (ring(sigma_normal_form(candidate)) - ring.derivative(value, symbol, partials))
+        except NotPolynomial:
+            return False
 
     def first_mismatch(self, name: str, candidate: Any, values: Mapping[Any, Any]) -> Mismatch | None:
         """None if ``candidate`` equals ∂value/∂arrays[name] exactly, else the first wrong entry.
@@ -173,7 +210,7 @@ class ExactGradient:
             expected = _number(self.expected(symbol), values)
             # Nonzero as a polynomial in the atoms but not at this point: the atoms may be related.
             unwitnessed = abs(_number(difference, values)) <= _WITNESS_TOLERANCE * max(1.0, abs(expected))
-            if unwitnessed and vanishes(as_sympy(candidate[index]) - sympy.diff(self.value, symbol)):
+            if unwitnessed and vanishes(difference):
                 continue
             return Mismatch(index, _readable(difference), _number(candidate[index], values), expected)
         return None
@@ -196,15 +233,53 @@ def counterexample(
     )
 
 
+def fresh_copies(arrays: Mapping[str, Any]) -> dict[str, Any]:
+    """A new array object per argument, so code run on them cannot change what the prover reads."""
+    return {name: array.copy() for name, array in arrays.items()}
+
+
 def run_candidate(
     candidate: Callable[..., Any], arrays: Mapping[str, Array]
 ) -> tuple[Array | None, str | None]:
-    """The candidate's result as an object array, or None and what it raised."""
+    """The candidate's result as an object array, or None and what it raised.
+
+    The candidate gets copies of ``arrays``: one that writes into its inputs (in-place
+    code, or code that tampers with them) changes only its own copies. It runs where
+    sympy expressions answer numpy's ``np.exp``, ``np.log``, ``np.tanh``, ... (see
+    :func:`~matgrad.symbolic.functions.numpy_functions_on_sympy`).
+    """
+    from matgrad.symbolic.functions import numpy_functions_on_sympy
+
     try:
-        result = candidate(**arrays)
+        with numpy_functions_on_sympy():
+            result = candidate(**fresh_copies(arrays))
     except Exception as error:  # a wrong formula often fails on shapes; that is a finding, not a crash
         return None, f"raised {type(error).__name__}: {error}"
-    return np.asarray(result, dtype=object), None
+    if result is None:
+        return None, "returned None, not an array"
+    try:
+        return np.asarray(result, dtype=object), None
+    except Exception as error:
+        return None, f"returned {type(result).__name__}, not an array ({error})"
+
+
+def runs_on_numbers(
+    candidate: Callable[..., Any], arrays: Mapping[str, Array], values: Mapping[Any, Any]
+) -> bool:
+    """Whether ``candidate`` runs without raising on float arrays of the same shapes.
+
+    A candidate that raises on symbols but runs on numbers uses numpy the symbolic
+    arrays do not model: that is no evidence that it is wrong.
+    """
+    numeric = {
+        name: np.vectorize(lambda s: float(values[s]), otypes=[float])(a) for name, a in arrays.items()
+    }
+    try:
+        with np.errstate(all="ignore"):
+            result = candidate(**numeric)
+    except Exception:
+        return False
+    return result is not None
 
 
 def check_function(
@@ -214,12 +289,17 @@ def check_function(
     wrt: str,
     *,
     seed: int = 0,
+    timeout: float | None = 60.0,
 ) -> Verdict:
     """Prove exactly, at these shapes, that ``gradient_fn(**arrays)`` is ∂ value_fn(**arrays)/∂ arrays[wrt].
 
     Both callables are numpy code run on the object arrays of ``symbol_arrays(shapes)``;
     elementwise functions from :mod:`matgrad.elementwise` dispatch on the object dtype.
     A failure carries a counterexample and, if it matches one, the known slip.
+    Both functions get copies of the symbolic arrays, and the check runs in a child
+    process within ``timeout`` seconds (None: no limit) and 2 GiB of memory; past
+    either, or when the gradient runs on numbers but not on symbols, the verdict is
+    "undecided" (see :attr:`Verdict.status`), never proven or refuted.
 
     Examples
     --------
@@ -232,24 +312,58 @@ def check_function(
     >>> wrong.proven, wrong.diagnosis
     (False, 'missing factor 2')
     """
+    from matgrad.budget import BudgetExceeded, run_within_budget
+
+    if wrt not in shapes:
+        raise ValueError(f"wrt names unknown argument {wrt!r}; the arguments are {list(shapes)}")
+    start = time.perf_counter()
+    try:
+        return run_within_budget(
+            lambda: _check_function(value_fn, gradient_fn, shapes, wrt, seed),
+            seconds=timeout,
+            memory=2 * 2**30,
+        )
+    except BudgetExceeded as error:
+        return Verdict(
+            proven=False,
+            objective=getattr(value_fn, "__name__", "function"),
+            argument=wrt,
+            method=CONCRETE,
+            shapes=", ".join(f"{name} {shape}" for name, shape in shapes.items()),
+            seconds=time.perf_counter() - start,
+            note=f"undecided: {error}" + (f" (timeout={timeout:g} s)" if error.resource == "time" else ""),
+        )
+
+
+def _check_function(
+    value_fn: Callable[..., Any],
+    gradient_fn: Callable[..., Any],
+    shapes: Mapping[str, tuple[int, ...]],
+    wrt: str,
+    seed: int,
+) -> Verdict:
     from matgrad.symbolic.slips import diagnose_result
 
     start = time.perf_counter()
-    if wrt not in shapes:
-        raise ValueError(f"wrt names unknown argument {wrt!r}; the arguments are {list(shapes)}")
     arrays = symbol_arrays(shapes)
     values = numeric_instance(arrays, np.random.default_rng(seed))
-    value = value_fn(**arrays)
+    value, value_failure = run_candidate(value_fn, arrays)
+    if value is None:
+        raise ValueError(f"value_fn cannot run on the symbolic arrays: it {value_failure}")
     candidate, failure = run_candidate(gradient_fn, arrays)
+    note = None
+    if failure is not None and runs_on_numbers(gradient_fn, arrays, values):
+        note = f"undecided: the gradient runs on numbers but not on symbols: {failure}"
+        failure = None
     mismatch: Mismatch | None = Mismatch(None, failure) if failure else None
     diagnosis = None
     if candidate is not None:
-        exact = ExactGradient(value, arrays, candidate.flat)
+        exact = ExactGradient(value[()] if value.ndim == 0 else value, arrays, candidate.flat)
         mismatch = exact.first_mismatch(wrt, candidate, values)
         if mismatch is not None:
             diagnosis = diagnose_result(candidate, exact.array(wrt))
     return Verdict(
-        proven=mismatch is None,
+        proven=mismatch is None and note is None,
         objective=getattr(value_fn, "__name__", "function"),
         argument=wrt,
         method=CONCRETE,
@@ -257,6 +371,7 @@ def check_function(
         seconds=time.perf_counter() - start,
         counterexample=counterexample(mismatch, arrays, values) if mismatch else None,
         diagnosis=diagnosis,
+        note=note,
     )
 
 

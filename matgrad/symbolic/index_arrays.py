@@ -85,6 +85,10 @@ class IndexArray:
     def ndim(self) -> int:
         return len(self.shape)
 
+    def copy(self) -> IndexArray:
+        """A new array object with the same entries: writes into it leave this one unchanged."""
+        return IndexArray(self.shape, self.entry, self.flattened)
+
     def at(self, *indices: Any) -> Any:
         """The entry at ``indices`` (symbols or integers)."""
         if self.flattened is not None:

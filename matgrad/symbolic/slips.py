@@ -26,6 +26,7 @@ from matgrad import vjp
 from matgrad.registry import OBJECTIVES, Objective
 from matgrad.symbolic.arrays import Array, as_sympy, symbol_arrays
 from matgrad.symbolic.concrete import Case, ExactGradient, run_candidate, vanishes
+from matgrad.symbolic.functions import rational_zero
 from matgrad.symbolic.polynomials import AtomRing, NotPolynomial
 
 MISSING_FACTOR_2 = "missing factor 2"
@@ -35,6 +36,7 @@ SIGMA_PRIME_MISSING = "σ′ missing"
 SIGMA_ONE_PLUS = "σ(1 + σ) instead of σ′ = σ(1 − σ)"
 SIGMA_INSTEAD_OF_PRIME = "σ instead of σ′"
 BIAS_NOT_SUMMED = "bias gradient not summed over rows"
+WRONG_SHAPE = "right entries, wrong shape (e.g. (1, m) for a 1-D bias of shape (m,))"
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -61,6 +63,25 @@ def not_transposed(name: str) -> str:
 
 def wrong_placement(other: Objective) -> str:
     return f"wrong bias placement (this is the gradient of {other.id})"
+
+
+def _other_placement_formula(objective: Objective, argument: str, arrays: Mapping[str, Array]) -> Any:
+    """∂f/∂W₂ or ∂f/∂b₁ by the other bias placement's formula, on this placement's forward values.
+
+    The slip of a reader who takes 2AᵀR with A = S + b₁ (post) for the pre network, 2SᵀR
+    for the post one, 2RW₂ᵀ for a b₁ inside σ or 2Δ for a b₁ added after it.
+    """
+    pre = objective.options.get("bias") == "pre"
+    X, Y, W1, b1, W2, b2 = (arrays[name] for name in ("X", "Y", "W1", "b1", "W2", "b2"))
+    from matgrad.elementwise import sigmoid
+
+    S = sigmoid(vjp.linear(X, W1, b1) if pre else X @ W1)
+    A = S if pre else vjp.add_bias(S, b1)
+    G_P = 2 * (vjp.linear(A, W2, b2) - Y)
+    if argument == "W2":
+        return (vjp.add_bias(S, b1) if pre else S).T @ G_P
+    G_A = G_P @ W2.T
+    return vjp.add_bias_vjp(G_A if pre else vjp.sigmoid_vjp(G_A, S), b1.shape)
 
 
 _RULE_LOCK = threading.Lock()
@@ -114,6 +135,12 @@ def _code_variants(
     for other in OBJECTIVES:
         if other.module is objective.module and other.id != objective.id:
             yield wrong_placement(other), run(other)
+            if argument in ("W2", "b1"):
+                try:
+                    formula = _other_placement_formula(objective, argument, arrays)
+                except (ValueError, TypeError):  # e.g. (S + b₁)ᵀ where b₁ has another shape
+                    continue
+                yield wrong_placement(other), formula
 
 
 def same_array(a: Array, b: Array) -> bool:
@@ -124,7 +151,10 @@ def same_array(a: Array, b: Array) -> bool:
         ring = AtomRing([*a.flat, *b.flat])
         return all(ring(x) == ring(y) for x, y in zip(a.flat, b.flat, strict=True))
     except NotPolynomial:
-        return all(vanishes(as_sympy(x) - as_sympy(y)) for x, y in zip(a.flat, b.flat, strict=True))
+        return all(
+            rational_zero(as_sympy(x) - as_sympy(y)) or vanishes(as_sympy(x) - as_sympy(y))
+            for x, y in zip(a.flat, b.flat, strict=True)
+        )
 
 
 def _matches(candidate: Array, truth: Array, variants: Iterable[tuple[str, Any]]) -> set[str]:
@@ -169,7 +199,11 @@ def diagnose(
             continue
         found = _matches(result, truth, _result_variants(truth))
         found |= _matches(result, truth, _code_variants(objective, argument, arrays))
+        if result.size == truth.size and same_array(result.reshape(truth.shape), truth):
+            found.add(WRONG_SHAPE)
         remaining = found if remaining is None else remaining & found
-        if len(remaining) <= 1:
+        # Where a size is 1, slips coincide (a (1, m) row sum is also the unsummed
+        # gradient): a single remaining slip is settled only at a case with every size > 1.
+        if not remaining or (len(remaining) == 1 and min(case.sizes.values()) > 1):
             break
     return " or ".join(sorted(remaining)) if remaining else None

@@ -73,9 +73,12 @@ class Verdict:
     """Whether ∂f/∂``argument`` of ``objective`` is proven, how, where and how fast.
 
     ``method`` is "concrete shapes" (exact at each listed shape) or "all sizes"
-    (exact with the sizes as symbols). When ``proven`` is False, ``counterexample``
-    says where and ``diagnosis`` names the known slip it matches, if any; ``note``
-    explains a proof that could not be carried out.
+    (exact with the sizes as symbols). When ``proven`` is False there are two cases,
+    told apart by :attr:`status`: "NOT proven" (refuted) has a ``counterexample``
+    saying where, and ``diagnosis`` names the known slip it matches, if any;
+    "undecided" has no counterexample and ``note`` says why the proof could not be
+    carried out (a time-out, code the symbolic arrays cannot run, ...). An undecided
+    verdict claims nothing about the formula.
     """
 
     proven: bool
@@ -88,10 +91,16 @@ class Verdict:
     diagnosis: str | None = None
     note: str | None = None
 
+    @property
+    def status(self) -> str:
+        """"proven", "NOT proven" (refuted, with a counterexample) or "undecided"."""
+        if self.proven:
+            return "proven"
+        return "NOT proven" if self.counterexample is not None else "undecided"
+
     def __str__(self) -> str:
-        status = "proven" if self.proven else "NOT proven"
         text = (
-            f"{self.objective} ∂f/∂{self.argument}: {status} at {self.method} "
+            f"{self.objective} ∂f/∂{self.argument}: {self.status} at {self.method} "
             f"[{self.shapes}] in {self.seconds:.2f} s"
         )
         if self.diagnosis:
@@ -109,6 +118,7 @@ class Verdict:
             "method": self.method,
             "shapes": self.shapes,
             "proven": self.proven,
+            "status": self.status,
             "seconds": round(self.seconds, 3),
             "diagnosis": self.diagnosis,
             "counterexample": self.counterexample.to_dict() if self.counterexample else None,

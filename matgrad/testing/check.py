@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
+from matgrad.budget import BudgetExceeded, run_within_budget
 from matgrad.registry import Objective, get_objective
 from matgrad.signature import BiasKind, Signature
 from matgrad.testing.compare import compare
@@ -26,6 +28,8 @@ from matgrad.testing.tolerance import default_tolerance
 from matgrad.wrt import Wrt, resolve_wrt
 
 CHECK_METHODS = ("central", "complex", "direction")
+DEFAULT_TIMEOUT = 60.0
+"""Seconds :func:`check_gradients` may take before its report is undecided."""
 DIAGNOSIS_DIRECTIONS = 3
 """Directions added when the random-direction test fails, so that a slip can be told
 apart from an arbitrary error (one directional derivative fits any constant factor)."""
@@ -56,6 +60,7 @@ def check_gradients(
     rng: np.random.Generator | None = None,
     tolerance: float | None = None,
     title: str = "f",
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> GradientReport:
     """Check ``grad`` against numeric derivatives of ``f`` at ``arrays``.
 
@@ -84,6 +89,13 @@ def check_gradients(
         :func:`matgrad.testing.tolerance.default_tolerance` for each gradient's dtype.
     title : str
         What is checked, for the report.
+    timeout : float or None
+        Seconds the check may take (default 60; None: no limit). It runs in a child
+        process; past the limit the report is undecided ("undecided: timed out"), neither
+        passed nor failed. ``rng`` is then not advanced in the caller.
+
+    ``f`` and ``grad`` are always called on copies of ``arrays``: code that writes
+    into its inputs changes neither the caller's data nor the other evaluations.
 
     Returns
     -------
@@ -111,7 +123,44 @@ def check_gradients(
         raise ValueError(f"method must be one of {CHECK_METHODS}; got {method!r}")
     if method == "direction" and rng is None:
         raise ValueError("method='direction' draws random directions: pass rng=np.random.default_rng(seed)")
+    if not (callable(f) and callable(grad)):
+        raise TypeError("f and grad must be callables taking the arrays by name")
+    start = time.perf_counter()
+    try:
+        return run_within_budget(
+            lambda: _check(f, grad, arrays, names, method, rng, tolerance, title), seconds=timeout
+        )
+    except BudgetExceeded as error:
+        return GradientReport(
+            title, method, undecided=f"undecided: {error} (after {time.perf_counter() - start:.1f} s)"
+        )
+
+
+def _on_copies(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` called on copies of its array arguments, so it cannot change them."""
+
+    def call(**arrays: Any) -> Any:
+        return function(**{name: np.array(value, copy=True) for name, value in arrays.items()})
+
+    return call
+
+
+def _check(
+    f: ScalarFunction,
+    grad: GradientFunction,
+    arrays: Mapping[str, ArrayLike],
+    names: tuple[str, ...],
+    method: str,
+    rng: np.random.Generator | None,
+    tolerance: float | None,
+    title: str,
+) -> GradientReport:
+    f, grad = _on_copies(f), _on_copies(grad)
     gradients = grad(**arrays)
+    if not isinstance(gradients, Mapping):
+        raise TypeError(
+            f"grad must return a dict from argument name to gradient; it returned {type(gradients).__name__}"
+        )
     missing = [name for name in names if name not in gradients]
     if missing:
         raise ValueError(f"grad returned no gradient for {missing}; it returned {list(gradients)}")
@@ -119,6 +168,10 @@ def check_gradients(
     reports = {}
     for name in names:
         G = np.asarray(gradients[name])
+        if G.dtype == object or not np.issubdtype(G.dtype, np.number):
+            raise TypeError(
+                f"grad's gradient for {name} is not a numeric array: {type(gradients[name]).__name__}"
+            )
         limit = default_tolerance(G.dtype, method, value) if tolerance is None else tolerance
         if method == "direction":
             assert rng is not None

@@ -80,10 +80,12 @@ class GradientReport:
     title: str
     method: str
     arguments: dict[str, ArgumentReport] = field(default_factory=dict)
+    undecided: str | None = None
+    """Why the check could not be carried out (e.g. it timed out); it then neither passed nor failed."""
 
     @property
     def passed(self) -> bool:
-        return all(a.passed for a in self.arguments.values())
+        return self.undecided is None and all(a.passed for a in self.arguments.values())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, floats, strings) for programs and ``json.dumps``."""
@@ -91,12 +93,15 @@ class GradientReport:
             "title": self.title,
             "method": self.method,
             "passed": self.passed,
+            "undecided": self.undecided,
             "arguments": {name: a.to_dict() for name, a in self.arguments.items()},
         }
 
     def __str__(self) -> str:
-        verdict = "passed" if self.passed else "FAILED"
         method = METHOD_NAMES.get(self.method, self.method)
+        if self.undecided is not None:
+            return f"gradient check of {self.title} by {method}: {self.undecided}"
+        verdict = "passed" if self.passed else "FAILED"
         values = "directions" if self.method == "direction" else "entries"
         header = ("argument", "shape", "max abs err", "max rel err", "worst at", "tolerance", "result")
         rows = [
