@@ -26,11 +26,13 @@ __version__ = "0.1.0"
 __all__ = ["OBJECTIVES", "__version__", "affine", "derive", "get_objective", "sigmoid_net"]
 
 
-def derive(expression: str, wrt: Any = None, shapes: Any = None, *, prove: bool = True) -> "Derivation":
+def derive(
+    expression: str, wrt: Any = None, shapes: Any = None, *, prove: bool = True, timeout: float | None = 8.0
+) -> "Derivation":
     """Closed-form, proven gradients of a matrix expression: :func:`matgrad.engine.derive`.
 
     Imports the engine (and sympy) only when called, so ``import matgrad`` stays light.
     """
     from matgrad.engine import derive as engine_derive
 
-    return engine_derive(expression, wrt, shapes, prove=prove)
+    return engine_derive(expression, wrt, shapes, prove=prove, timeout=timeout)

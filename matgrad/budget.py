@@ -41,13 +41,33 @@ def _address_space_bytes() -> int:
         return 0
 
 
-def _child(function: Callable[[], Any], writer: Any, memory: int | None) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies, so a killed budget leaves no orphans.
+
+    A budgeted computation may itself run budgeted ones (a proof inside a derivation):
+    when the outer child is killed on time-out, its own children must end too.
+    """
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's kill reaches this process only
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _child(function: Callable[[], Any], writer: Any, memory: int | None, parent: int) -> None:
+    _die_with_parent(parent)
     if memory is not None:
         import resource
 
         base = _address_space_bytes()
-        if base:
-            resource.setrlimit(resource.RLIMIT_AS, (base + memory, base + memory))
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if base:  # nested budgets: never above the limit an enclosing budget set
+            limit = base + memory if hard == resource.RLIM_INFINITY else min(base + memory, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         outcome: tuple[str, Any] = ("ok", function())
     except MemoryError:
@@ -84,14 +104,13 @@ def run_within_budget(function: Callable[[], T], *, seconds: float | None, memor
         return function()
     context = multiprocessing.get_context("fork")
     reader, writer = context.Pipe(duplex=False)
-    process = context.Process(
-        target=_child, args=(function, writer, memory)
-    )  # not daemonic: it may fork in turn
+    # Not daemonic: it may run budgeted computations of its own.
+    process = context.Process(target=_child, args=(function, writer, memory, os.getpid()))
     process.start()
     writer.close()
     try:
         if not reader.poll(seconds):
-            raise BudgetExceeded("time", f"did not finish within {seconds:g} s")
+            raise BudgetExceeded("time", f"did not finish within {seconds:.3g} s")
         try:
             status, payload = reader.recv()
         except EOFError:

@@ -36,6 +36,7 @@ def rows() -> list[dict[str, str]]:
                     "gradient": gradient.text,
                     "gradient_latex": gradient.latex,
                     "row_bias_gradient": gradient.row_text or "",
+                    "row_bias_gradient_latex": gradient.row_latex or "",
                     "where": objective.where_text,
                     "derivation": objective.derivation,
                     "call": objective.call,
@@ -50,6 +51,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(table, ensure_ascii=False, indent=2))
         return 0
     formula = "gradient_latex" if args.latex else "gradient"
+    row_form = "row_bias_gradient_latex" if args.latex else "row_bias_gradient"
+    table = [
+        # A bias of shape (n,·) / (1,·) or (·,): both gradients, as in the README's table.
+        {**row, formula: row[formula] + (f" / {row[row_form]}" if row[row_form] else "")}
+        for row in table
+    ]
     columns = ("objective", "argument", "shape", formula)
     widths = {c: max(len(c), *(len(r[c]) for r in table)) for c in columns}
     print("  ".join(c.ljust(widths[c]) for c in columns))

@@ -100,12 +100,25 @@ def _sympy_relu_and_step() -> tuple[Any, Any]:
     import sympy
 
     class step(sympy.Function):  # type: ignore[misc]
+        @classmethod
+        def eval(cls, x: Any) -> Any:
+            # A real number's step is a number (0 at the kink, as the numpy kernel).
+            if x.is_number and x.is_extended_real:
+                return sympy.Integer(1 if x > 0 else 0)
+            return None
+
         def fdiff(self, argindex: int = 1) -> Any:
             if argindex != 1:
                 raise sympy.ArgumentIndexError(self, argindex)
             return sympy.Integer(0)
 
     class relu(sympy.Function):  # type: ignore[misc]
+        @classmethod
+        def eval(cls, x: Any) -> Any:
+            if x.is_number and x.is_extended_real:
+                return x if x > 0 else sympy.Integer(0)
+            return None
+
         def fdiff(self, argindex: int = 1) -> Any:
             if argindex != 1:
                 raise sympy.ArgumentIndexError(self, argindex)

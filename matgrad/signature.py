@@ -97,6 +97,9 @@ class Signature:
         dtype = np.result_type(*arrays.values()) if arrays else np.dtype(np.float64)
         if dtype.kind in "biu":
             return np.dtype(np.float64)
+        if dtype == np.float16:
+            # Half precision overflows ‖R‖² at 65504 and leaves σ′ = σ(1 − σ) with 3 digits.
+            return np.dtype(np.float32)
         return dtype
 
     def validate(self, values: Mapping[str, ArrayLike]) -> dict[str, NDArray[Any]]:
@@ -105,11 +108,18 @@ class Signature:
         Raises
         ------
         TypeError
-            For a non-numeric dtype (object, string, datetime, ...).
+            For a non-numeric dtype (object, string, datetime, ...), or a masked array
+            (a mask is not honoured, so it is refused rather than silently dropped).
         ValueError
             For a wrong number of dimensions or a shape that does not fit the others;
             the message names the argument, its shape and the shape expected.
         """
+        for name in self.names:
+            if isinstance(values[name], np.ma.MaskedArray):
+                raise TypeError(
+                    f"{name} is a masked array; matgrad does not honour masks and will not drop one "
+                    f"silently: pass {name}.filled(value), or only the unmasked rows"
+                )
         arrays = {name: np.asarray(values[name]) for name in self.names}
         dtype = self.working_dtype(arrays)
         self._check_shapes(arrays)
@@ -145,8 +155,9 @@ class Signature:
             array = arrays[arg.name]
             allowed_ndim = (1, 2) if arg.row_bias else (2,)
             if array.ndim not in allowed_ndim:
+                kinds = "a 1-D or 2-D array" if arg.row_bias else "a 2-D array"
                 raise ValueError(
-                    f"{arg.name} must be a 2-D array of shape {expected(arg)}; "
+                    f"{arg.name} must be {kinds} of shape {expected(arg)}; "
                     f"got a {array.ndim}-D array of shape {array.shape}"
                 )
             # A 1-D bias is the row (m,): its only axis is the columns axis.
@@ -160,7 +171,10 @@ class Signature:
                     continue
                 value, source, source_axis = bound[symbol]
                 if size != value:
+                    # Either may be the wrong one: name both, and what each would need.
                     raise ValueError(
                         f"{arg.name} has shape {array.shape} but {source} has {value} "
-                        f"{_AXIS_WORDS[source_axis]}; {arg.name} must be {expected(arg)}"
+                        f"{_AXIS_WORDS[source_axis]} (shape {arrays[source].shape}): they disagree on "
+                        f"size {symbol}; {arg.name} must be {expected(arg)} to fit {source}, or {source} "
+                        f"must have {size} {_AXIS_WORDS[source_axis]} to fit {arg.name}"
                     )

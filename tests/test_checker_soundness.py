@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matgrad import affine
 from matgrad.elementwise import sigmoid
@@ -187,3 +189,50 @@ def test_a_candidate_that_runs_on_numbers_but_not_on_symbols_is_undecided():
         float_cast(np.ones((2, 2)), np.ones((2, 2)), np.ones(2)),
         affine.grad(np.ones((2, 2)), np.ones((2, 2)), np.ones(2), wrt="W")["W"],
     )
+
+
+HOSTILE_STEPS = {
+    "zero an input": lambda arrays: arrays["X"].__setitem__((0, 0), 0),
+    "scale an input": lambda arrays: arrays["W"].__imul__(2),
+    "raise": lambda arrays: (_ for _ in ()).throw(RuntimeError("hostile")),
+    "nothing": lambda arrays: None,
+}
+HOSTILE_RESULTS = {
+    "right": lambda X, W, b: 2 * X.T @ (X @ W + b),
+    "None": lambda X, W, b: None,
+    "a string": lambda X, W, b: "gradient",
+    "wrong shape": lambda X, W, b: 2 * (X @ W + b),
+    "zeros": lambda X, W, b: 0 * W,
+}
+
+
+@settings(max_examples=25, derandomize=True, deadline=None)
+@given(st.sampled_from(sorted(HOSTILE_STEPS)), st.sampled_from(sorted(HOSTILE_RESULTS)))
+def test_hostile_candidates_get_only_documented_verdicts(step, result):
+    """Whatever a candidate does to its inputs or returns, the verdict is sound and documented."""
+
+    def candidate(X, W, b):
+        value = HOSTILE_RESULTS[result](X, W, b)  # computed from the inputs as given
+        HOSTILE_STEPS[step]({"X": X, "W": W, "b": b})
+        return value
+
+    verdict = check("affine", "W", candidate, sizes={"n": 2, "k": 2, "m": 2}, bias_kinds=["full"], timeout=30)
+    assert verdict.status in ("proven", "NOT proven", "undecided")
+    if verdict.proven:
+        assert result == "right" and step != "raise"
+
+
+def test_the_step_size_sweep_never_changes_the_callers_arrays():
+    from matgrad.testing import step_size_sweep
+
+    A = np.arange(1.0, 5.0).reshape(2, 2)
+    before = A.copy()
+
+    def grad(A):
+        G = 2 * A
+        A[...] = 0
+        return {"A": G}
+
+    sweep = step_size_sweep(lambda A: (A**2).sum(), grad, {"A": A}, "A", steps=[1e-4])
+    np.testing.assert_array_equal(A, before)
+    assert sweep["complex"][0] < 1e-12

@@ -20,6 +20,7 @@ from matgrad.engine import (
     UnknownNameError,
     derive,
 )
+from matgrad.engine.errors import TooComplexError
 from matgrad.engine.nodes import Add, walk
 from matgrad.engine.parser import MAX_LENGTH, MAX_NESTING, parse
 from matgrad.engine.shapes import parse_shape
@@ -207,3 +208,26 @@ def test_messages_quote_the_subexpression():
     assert re.search(
         r"shape error in tanh\(X @ W\) \+ Y: tanh\(X @ W\) is \(n, m\) and Y is \(m, n\)", str(caught.value)
     )
+
+
+CONSTANT_LEAVES = [
+    "exp(1) * V",
+    "log(2) * V",
+    "tanh(2) * V",
+    "softplus(2) * V",
+    "relu(3) * V",
+    "sigmoid(1) * V",
+]
+
+
+@settings(max_examples=12, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.tuples(st.sampled_from(SCALARS), st.sampled_from(CONSTANT_LEAVES), matrices(UNARY)))
+def test_random_trees_with_constant_functions_are_proven(parts):
+    """Correct derivations must pass their own proofs: a ProofFailure here is a bug (issue 16)."""
+    scalar, constant, matrix = parts
+    text = scalar.format(f"({constant}) + ({matrix})", f"({constant}) + ({matrix})")
+    try:
+        derivation = derive(text, None, SHAPES)
+    except TooComplexError:  # over the budget: refused, which is documented
+        return
+    assert derivation.proven, text

@@ -18,19 +18,25 @@ X, W, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((X, rng.standard_normal((2, 4)), b), "W has shape (2, 4) but X has 3 columns; W must be (3, m)"),
+        (
+            (X, rng.standard_normal((2, 4)), b),
+            "W has shape (2, 4) but X has 3 columns (shape (5, 3)): they disagree on size k; "
+            "W must be (3, m) to fit X, or X must have 2 columns to fit W",
+        ),
         (
             (X, W, rng.standard_normal((5, 2))),
-            "b has shape (5, 2) but W has 4 columns; b must be (5, 4), (1, 4) or (4,)",
+            "b has shape (5, 2) but W has 4 columns (shape (3, 4)): they disagree on size m; "
+            "b must be (5, 4), (1, 4) or (4,) to fit W, or W must have 2 columns to fit b",
         ),
         (
             (X, W, rng.standard_normal((6, 4))),
-            "b has shape (6, 4) but X has 5 rows; b must be (5, 4), (1, 4) or (4,)",
+            "b has shape (6, 4) but X has 5 rows (shape (5, 3)): they disagree on size n; "
+            "b must be (5, 4), (1, 4) or (4,) to fit X, or X must have 6 rows to fit b",
         ),
         ((X, W, rng.standard_normal(3)), "b has shape (3,) but W has 4 columns"),
         ((X[0], W, b), "X must be a 2-D array of shape (n, k); got a 1-D array of shape (3,)"),
         ((X, W[None], b), "W must be a 2-D array of shape (3, m); got a 3-D array of shape (1, 3, 4)"),
-        ((X, W, 1.0), "b must be a 2-D array of shape (5, 4), (1, 4) or (4,); got a 0-D array"),
+        ((X, W, 1.0), "b must be a 1-D or 2-D array of shape (5, 4), (1, 4) or (4,); got a 0-D array"),
     ],
 )
 def test_shape_errors_name_argument_shape_and_expectation(args, message):
@@ -41,7 +47,10 @@ def test_shape_errors_name_argument_shape_and_expectation(args, message):
 def test_network_shape_error_is_in_terms_of_the_other_arguments():
     n, d, h, o = 6, 3, 4, 2
     args = [rng.standard_normal(s) for s in [(n, d), (n, o), (d, h), (h,), (h + 1, o), (o,)]]
-    message = "W2 has shape (5, 2) but W1 has 4 columns; W2 must be (4, 2)"
+    message = (
+        "W2 has shape (5, 2) but W1 has 4 columns (shape (3, 4)): they disagree on size h; "
+        "W2 must be (4, 2) to fit W1, or W1 must have 5 columns to fit W2"
+    )
     with pytest.raises(ValueError, match=re.escape(message)):
         sigmoid_net.value(*args)
 

@@ -14,6 +14,15 @@ import json
 import sys
 
 HELP = "derive, simplify and prove the gradient of a matrix expression"
+FLAGS = ("-h", "--help", "--steps", "--numpy", "--latex", "--json", "--no-proof")
+OPTIONS_WITH_VALUE = ("--wrt",)
+EXIT_PROOF_FAILED = 1
+EXIT_BAD_INPUT = 2
+EPILOG = (
+    "exit status: 0 derived (and proven, unless --no-proof); 1 the derivation failed its own "
+    "proof; 2 bad input (syntax, names, shapes, too complex within the budget). An expression "
+    "starting with '-' is read as the expression, not as an option."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,13 +50,25 @@ def _shapes(specs: list[str]) -> dict[str, str] | None:
 
     if not specs:
         return None
-    shapes = {}
+    shapes: dict[str, str] = {}
     for spec in specs:
         name, sep, shape = spec.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise ShapeError(f"shape declarations look like X=10x4 or b=m; got {spec!r}")
-        shapes[name.strip()] = shape
+        if name in shapes:
+            raise ShapeError(f"{name} is declared twice: {name}={shapes[name]} and {spec}")
+        shapes[name] = shape
     return shapes
+
+
+def _fail(args: argparse.Namespace, kind: str, message: str, code: int) -> int:
+    if args.json:  # a program reading stdout gets an answer it can parse, error or not
+        print(
+            json.dumps({"error": kind, "message": message, "exit_code": code}, ensure_ascii=False, indent=2)
+        )
+    print(f"error: {message}", file=sys.stderr)
+    return code
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,11 +77,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         derivation = derive(args.expression, args.wrt, _shapes(args.shapes), prove=not args.no_proof)
     except ProofFailure as failure:
-        print(f"error: {failure}", file=sys.stderr)
-        return 1
+        return _fail(args, "proof failed", str(failure), EXIT_PROOF_FAILED)
     except ExpressionError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return _fail(args, type(error).__name__, str(error), EXIT_BAD_INPUT)
     if args.json:
         print(json.dumps(derivation.to_dict(), ensure_ascii=False, indent=2))
         return 0

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
+from matgrad.budget import BudgetExceeded, run_within_budget
 from matgrad.engine import latex as printing
 from matgrad.engine import proof as proofs
 from matgrad.engine import steps
 from matgrad.engine.bindings import display_names
 from matgrad.engine.codegen import GeneratedCode, generate
 from matgrad.engine.differentiate import Step, differentiate
-from matgrad.engine.errors import ProofFailure, UnknownNameError
+from matgrad.engine.errors import ProofFailure, TooComplexError, UnknownNameError
 from matgrad.engine.nodes import Dim, Node, Var, variables
 from matgrad.engine.parser import parse
 from matgrad.engine.proof import Proof
 from matgrad.engine.shapes import format_shape
+
+DEFAULT_TIMEOUT = 8.0
+"""Seconds :func:`derive` may spend in all, deriving and then proving (what the derivation
+leaves): with the interpreter's start, ``matgrad derive`` answers or refuses within 10 s."""
+MEMORY = 500 * 2**20
+"""Bytes of memory the derivation, and again its proofs, may allocate."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,7 @@ def derive(
     shapes: Shapes | None = None,
     *,
     prove: bool = True,
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> Derivation:
     """Closed-form gradients of a scalar matrix expression, simplified, with code and proof.
 
@@ -150,11 +158,20 @@ def derive(
     prove
         Run the symbolic and numeric proofs (default). A derivation that fails them
         raises :class:`~matgrad.engine.errors.ProofFailure` instead of being returned.
+    timeout
+        Seconds for the derivation and its proofs together (default 8; None: no
+        limit). Each runs in a child process with 500 MB of memory beyond what this
+        process holds; past the time or either memory budget, :class:`~matgrad.engine.errors.TooComplexError`
+        says which one (an answer whose proof ran out of budget is never returned as
+        proven: ``prove=False`` returns it unproven).
 
     Raises
     ------
-    ExpressionSyntaxError, NestingError, UnknownNameError, ShapeError, ProofFailure
+    ExpressionSyntaxError, NestingError, UnknownNameError, ShapeError, ProofFailure, TooComplexError
         All subclasses of :class:`~matgrad.engine.errors.ExpressionError` (a ValueError).
+    TypeError
+        ``expression`` is not a string, ``wrt`` not a string or sequence of strings, or
+        ``shapes`` not a mapping from names to shape strings or sequences of sizes.
 
     Examples
     --------
@@ -162,7 +179,69 @@ def derive(
     >>> d.text("W")
     '2Xᵀ(XW + b)'
     """
+    _check_types(expression, wrt, shapes)
     start = time.perf_counter()
+    try:
+        unproven = run_within_budget(
+            lambda: _derive(expression, wrt, shapes, start), seconds=timeout, memory=MEMORY
+        )
+    except BudgetExceeded as error:
+        raise TooComplexError(f"{expression.strip()[:60]!r} is too complex to derive: {error}") from None
+    if not prove:
+        return unproven
+    remaining = None if timeout is None else max(0.0, timeout - (time.perf_counter() - start))
+    try:
+        proof = run_within_budget(
+            lambda: proofs.prove(
+                unproven.tree, list(unproven.variables.values()), unproven.code, unproven.wrt
+            ),
+            seconds=remaining,
+            memory=MEMORY,
+        )
+    except BudgetExceeded as error:
+        raise TooComplexError(
+            f"too complex to prove ({error}); the answer is unproven: use prove=False "
+            "(matgrad derive --no-proof) to see it, or a larger timeout"
+        ) from None
+    derivation = replace(unproven, proof=proof)
+    if not proof.proven:
+        raise ProofFailure(
+            "the derivation failed its own proof, so it is not an answer:\n" + proof.summary(),
+            derivation,
+            proof,
+        )
+    return derivation
+
+
+def _check_types(expression: object, wrt: object, shapes: object) -> None:
+    if not isinstance(expression, str):
+        raise TypeError(
+            f"expression must be a string such as 'sqnorm(X @ W)'; got {type(expression).__name__}"
+        )
+    if (wrt is not None and not isinstance(wrt, str)) and (
+        not isinstance(wrt, Sequence) or not all(isinstance(n, str) for n in wrt)
+    ):
+        raise TypeError(f"wrt must be a name, 'W,b', a sequence of names or None; got {wrt!r}")
+    if shapes is None:
+        return
+    if not isinstance(shapes, Mapping):
+        raise TypeError(
+            f"shapes must be a mapping such as {{'X': 'n,k'}}; got {type(shapes).__name__} {shapes!r}"
+        )
+    for name, spec in shapes.items():
+        if not isinstance(name, str):
+            raise TypeError(f"shapes' keys must be names (strings); got {name!r}")
+        if not isinstance(spec, str | Sequence) or (
+            not isinstance(spec, str) and not all(isinstance(d, int | str) for d in spec)
+        ):
+            raise TypeError(
+                f"the shape of {name} must be a string such as 'n,k' or a sequence of sizes; got {spec!r}"
+            )
+
+
+def _derive(
+    expression: str, wrt: str | Sequence[str] | None, shapes: Shapes | None, start: float
+) -> Derivation:
     parsed = parse(expression, shapes)
     found = variables(parsed.tree)
     requested = _resolve_wrt(wrt, found, expression)
@@ -175,28 +254,19 @@ def derive(
         names=names,
         docstring=f"Generated by matgrad.engine for f = {printing.text(parsed.tree)}",
     )
-    seconds = time.perf_counter() - start
-    proof = proofs.prove(parsed.tree, list(found.values()), code, requested) if prove else None
-    derivation = Derivation(
-        expression,
-        parsed.tree,
-        result.value,
-        found,
-        requested,
-        result.gradients,
-        names,
-        result.steps,
-        code,
-        proof,
-        seconds,
+    return Derivation(
+        expression=expression,
+        tree=parsed.tree,
+        value=result.value,
+        variables=found,
+        wrt=requested,
+        gradients=result.gradients,
+        names=names,
+        steps=result.steps,
+        code=code,
+        proof=None,
+        seconds=time.perf_counter() - start,
     )
-    if proof is not None and not proof.proven:
-        raise ProofFailure(
-            "the derivation failed its own proof, so it is not an answer:\n" + proof.summary(),
-            derivation,
-            proof,
-        )
-    return derivation
 
 
 def _resolve_wrt(

@@ -59,3 +59,17 @@ class ProofFailure(ExpressionError):
         self.derivation = derivation
         self.proof = proof
         super().__init__(message)
+
+
+class TooComplexError(ExpressionError):
+    """The expression, or its proof, needs more than the engine's limits of time, memory or size.
+
+    Derivation and proof each have a budget (``derive(..., timeout=)``, 500 MB each);
+    constants may not grow past :data:`MAX_NUMBER_BITS` bits (e.g. by repeated powers).
+    When only the proof is over budget, the message says so: the answer exists but is
+    unproven, and ``prove=False`` (``--no-proof``) returns it as such.
+    """
+
+
+MAX_NUMBER_BITS = 4096
+"""Bits of a numerator, denominator or exponent that any constant of a derivation may have."""

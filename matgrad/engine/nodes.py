@@ -13,10 +13,12 @@ A dimension is a concrete size (int) or a symbolic size (str, e.g. ``"n"``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Generic, TypeVar
+
+from matgrad.engine.errors import MAX_NUMBER_BITS, TooComplexError
 
 Dim = int | str
 Shape = tuple[Dim, ...]
@@ -48,12 +50,24 @@ class Var(Node):
     shape: Shape
 
 
+def _check_size(value: Fraction, what: str) -> None:
+    """Refuse numbers that would make the derivation's arithmetic (and printing) explode."""
+    if max(abs(value.numerator), value.denominator).bit_length() > MAX_NUMBER_BITS:
+        raise TooComplexError(
+            f"{what} of more than {MAX_NUMBER_BITS} bits arises (e.g. from repeated powers): too large"
+        )
+
+
 @dataclass(frozen=True)
 class Const(Node):
     """A constant array: every entry equals ``value`` (a scalar when ``shape == ()``)."""
 
     value: Fraction
     shape: Shape = ()
+
+    def __post_init__(self) -> None:
+        _check_size(self.value, "a constant")
+        super().__post_init__()
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,10 @@ class Power(Node):
 
     base: Node
     exponent: Fraction
+
+    def __post_init__(self) -> None:
+        _check_size(self.exponent, "an exponent")
+        super().__post_init__()
 
 
 @dataclass(frozen=True)
@@ -199,8 +217,11 @@ def with_children(node: Node, new: tuple[Node, ...]) -> Node:
     return node
 
 
-def walk(root: Node) -> list[Node]:
-    """Every distinct node under ``root`` (itself included), children before parents."""
+def walk(root: Node, stop: Container[Node] = ()) -> list[Node]:
+    """Every distinct node under ``root`` (itself included), children before parents.
+
+    Nodes in ``stop`` are listed but not descended into.
+    """
     order: list[Node] = []
     seen: set[Node] = set()
     stack: list[tuple[Node, bool]] = [(root, False)]
@@ -213,6 +234,8 @@ def walk(root: Node) -> list[Node]:
             continue
         seen.add(node)
         stack.append((node, True))
+        if node in stop:
+            continue
         stack.extend((child, False) for child in reversed(children(node)) if child not in seen)
     return order
 

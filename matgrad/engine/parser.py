@@ -64,10 +64,12 @@ CALLS: dict[str, str] = {
 }
 NUMPY_SPELLINGS = {"tanh", "exp", "log", "sum", "trace", "linalg.norm"}
 
+# ASCII only, for numbers as for names: a digit such as 𝟐 or ٣ is an unexpected character.
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
     r"|(?P<name>[A-Za-z][A-Za-z0-9_]*)"
-    r"|(?P<op>\*\*|[-+*/@().,]))"
+    r"|(?P<op>\*\*|[-+*/@().,]))",
+    re.ASCII,
 )
 _MAX_NUMBER_CHARS = 40
 _MAX_EXPONENT = 300
@@ -185,6 +187,13 @@ class _Parser:
         first = token.start if start is None else start
         return ExpressionSyntaxError(message, self.text, first, token.end if end is None else end)
 
+    def fold(self, value: Fraction, start: int, end: int) -> Const:
+        """A folded constant, refused with a caret under its text when it is too large."""
+        try:
+            return _fold(value)
+        except ExpressionSyntaxError as error:
+            raise self.error(error.message, start, end) from None
+
     def enter(self) -> None:
         self.nesting += 1
         if self.nesting > MAX_NESTING:
@@ -275,8 +284,14 @@ class _Parser:
                 exponent.end,
             )
         constant = scalar_constant(base.node)
+        if constant is not None and constant < 0 and value.denominator != 1:
+            raise self.error(
+                f"{self.snippet(base)} ** {self.snippet(exponent)} is not a real number",
+                base.start,
+                exponent.end,
+            )
         if constant is not None and value.denominator == 1 and abs(value) <= 64 and (constant or value > 0):
-            node: Node = _fold(constant**value.numerator)
+            node: Node = self.fold(constant**value.numerator, base.start, exponent.end)
         else:
             node = Power(base.node, value)
         return Parsed(node, base.shape, base.start, exponent.end)
@@ -296,7 +311,7 @@ class _Parser:
         token = self.token
         if token.kind == "number":
             self.advance()
-            return Parsed(_fold(self.number(token)), (), token.start, token.end)
+            return Parsed(self.fold(self.number(token), token.start, token.end), (), token.start, token.end)
         if token.kind == "name":
             if self.tokens[self.index + 1].text in ("(", ".") and token.text in ("np", "numpy"):
                 return self.numpy_call()
@@ -405,7 +420,7 @@ class _Parser:
         shape = self.broadcast(left, right, "-" if negate else "+")
         a, b = scalar_constant(left.node), scalar_constant(right.node)
         if a is not None and b is not None:
-            node: Node = _fold(a - b if negate else a + b)
+            node: Node = self.fold(a - b if negate else a + b, left.start, right.end)
         else:
             second = _negate(right.node) if negate else right.node
             node = Add(_flat(Add, left.node) + _flat(Add, second))
@@ -415,7 +430,7 @@ class _Parser:
         shape = self.broadcast(left, right, "*")
         a, b = scalar_constant(left.node), scalar_constant(right.node)
         node: Node = (
-            _fold(a * b)
+            self.fold(a * b, left.start, right.end)
             if a is not None and b is not None
             else Mul(_flat(Mul, left.node) + _flat(Mul, right.node))
         )
@@ -425,7 +440,11 @@ class _Parser:
         divisor = scalar_constant(right.node)
         if divisor == 0:
             raise self.error("division by zero", right.start, right.end)
-        reciprocal = _fold(1 / divisor) if divisor is not None else Power(right.node, Fraction(-1))
+        reciprocal = (
+            self.fold(1 / divisor, right.start, right.end)
+            if divisor is not None
+            else Power(right.node, Fraction(-1))
+        )
         return self.multiply(left, Parsed(reciprocal, right.shape, right.start, right.end))
 
     def matmul(self, left: Parsed, right: Parsed) -> Parsed:

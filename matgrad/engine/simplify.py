@@ -51,6 +51,8 @@ from matgrad.engine.shapes import broadcast_shapes, shape_of
 
 ONE = Fraction(1)
 _MAX_EXPANDED_TERMS = 16
+MAX_EXPLORATIONS = 400
+"""Alternative forms one simplification may try (see :meth:`Simplifier.may_explore`)."""
 _MAX_FOLD_EXPONENT = 64
 
 
@@ -71,9 +73,25 @@ class Simplifier:
     def __init__(self, keep: frozenset[Node] = frozenset()):
         self.keep = keep
         self.memo: dict[Node, Node] = {}
+        self.explorations = MAX_EXPLORATIONS
+
+    def may_explore(self) -> bool:
+        """Whether a rule may still try an alternative form (expanding, distributing).
+
+        Each alternative is simplified in turn and may try its own, so unbounded trying is
+        exponential in the nesting depth; past :data:`MAX_EXPLORATIONS` the factored forms
+        stay as they are, and the simplifier's work is polynomial in the expression's size.
+        """
+        self.explorations -= 1
+        return self.explorations >= 0
 
     def __call__(self, root: Node) -> Node:
-        for node in walk(root):
+        known = self.memo.get(root)
+        if known is not None:
+            return known
+        # Simplified subtrees are not walked again: rules call the simplifier on trees
+        # that mostly consist of simplified parts, and walking them all made it quadratic.
+        for node in walk(root, stop=self.memo):
             if node in self.memo:
                 continue
             kids = children(node)
@@ -196,7 +214,7 @@ def _mul(node: Node, s: Simplifier) -> Node:
     body = kept[0] if len(kept) == 1 else Mul(tuple(kept))
     result = scale(coefficient, body)
     for index, factor in enumerate(kept if len(kept) > 1 else []):
-        if isinstance(factor, Add) and len(factor.terms) <= _MAX_EXPANDED_TERMS:
+        if isinstance(factor, Add) and len(factor.terms) <= _MAX_EXPANDED_TERMS and s.may_explore():
             # Distributing one sum over the other factors can cancel powers (S⁻¹ ⊙ S).
             others = kept[:index] + kept[index + 1 :]
             distributed = s(Add(tuple(s(Mul((Const(coefficient), t, *others))) for t in factor.terms)))
@@ -227,7 +245,7 @@ def _add(node: Node, s: Simplifier) -> Node:
     if broadcast_shapes([shape_of(body) if body else () for _, body in terms]) != full:
         terms.append((Fraction(0), Const(Fraction(0), full)))
     factored = _factor(terms, s)
-    expanded = _expanded(terms, s)
+    expanded = _expanded(terms, s) if s.may_explore() else None
     if expanded is not None and weight(expanded) < weight(factored):
         return expanded
     return factored

@@ -8,6 +8,7 @@ import sys
 import time
 
 HELP = "prove every gradient formula exactly with sympy, at concrete shapes and at all sizes"
+EPILOG = "exit status: 0 every proof holds; 1 a proof failed or is undecided; 2 bad input (unknown objective)"
 
 _COLUMNS = ("objective", "argument", "method", "shapes", "verdict", "seconds")
 

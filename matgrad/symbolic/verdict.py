@@ -93,7 +93,7 @@ class Verdict:
 
     @property
     def status(self) -> str:
-        """"proven", "NOT proven" (refuted, with a counterexample) or "undecided"."""
+        """ "proven", "NOT proven" (refuted, with a counterexample) or "undecided"."""
         if self.proven:
             return "proven"
         return "NOT proven" if self.counterexample is not None else "undecided"

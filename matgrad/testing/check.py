@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from matgrad.testing.methods import (
     ScalarFunction,
     directional_derivative,
     float64_arrays,
+    on_copies,
     real_scalar,
 )
 from matgrad.testing.reference import Reference
@@ -136,15 +137,6 @@ def check_gradients(
         )
 
 
-def _on_copies(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``function`` called on copies of its array arguments, so it cannot change them."""
-
-    def call(**arrays: Any) -> Any:
-        return function(**{name: np.array(value, copy=True) for name, value in arrays.items()})
-
-    return call
-
-
 def _check(
     f: ScalarFunction,
     grad: GradientFunction,
@@ -155,7 +147,7 @@ def _check(
     tolerance: float | None,
     title: str,
 ) -> GradientReport:
-    f, grad = _on_copies(f), _on_copies(grad)
+    f, grad = on_copies(f), on_copies(grad)
     gradients = grad(**arrays)
     if not isinstance(gradients, Mapping):
         raise TypeError(

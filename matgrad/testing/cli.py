@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
 from typing import TYPE_CHECKING, Any
 
 from matgrad.signature import BIAS_KINDS
@@ -30,8 +32,26 @@ def size_range(text: str) -> tuple[int, int]:
     return bounds
 
 
+MAX_ENTRIES = 10**7
+"""Entries of the largest argument that ``--sizes`` may ask for (a gradient check is for small sizes)."""
+EPILOG = (
+    "exit status: 0 every check passed; 1 a check failed; 2 bad input (unknown objective, bad sizes or seed)."
+)
+
+
+def seed(text: str) -> int:
+    """A seed for numpy's default_rng: a non-negative integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the seed must be a non-negative integer; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"the seed must be a non-negative integer; got {value}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sizes, arguments and directions")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the sizes, arguments and directions")
     parser.add_argument(
         "--sizes", type=size_range, default=(1, 6), metavar="LO:HI", help="range of every size (default 1:6)"
     )
@@ -67,7 +87,25 @@ def run(args: argparse.Namespace) -> int:
     from matgrad.registry import OBJECTIVES, objectives_named
     from matgrad.testing.check import check_objective, random_sizes
 
-    objectives = OBJECTIVES if args.objective is None else objectives_named(args.objective)
+    try:
+        objectives = OBJECTIVES if args.objective is None else objectives_named(args.objective)
+    except KeyError as error:
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 2
+    for objective in objectives:
+        largest = max(
+            math.prod(shape)
+            for shape in objective.signature.shapes(
+                dict.fromkeys(objective.signature.dims, args.sizes[1]), "full"
+            ).values()
+        )
+        if largest > MAX_ENTRIES:
+            print(
+                f"error: --sizes up to {args.sizes[1]} give {objective.id} an argument of "
+                f"{largest:.3g} entries; gradient checks are for small sizes (at most {MAX_ENTRIES:.0e})",
+                file=sys.stderr,
+            )
+            return 2
     methods = tuple(args.method or METHODS)
     rng = np.random.default_rng(args.seed)
     rows: list[tuple[str, ...]] = []

@@ -70,6 +70,15 @@ def float64_arrays(arrays: Mapping[str, ArrayLike]) -> dict[str, Array]:
     return copies
 
 
+def on_copies(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` called on copies of its array arguments, so it cannot change the caller's."""
+
+    def call(**arrays: Any) -> Any:
+        return function(**{name: np.array(value, copy=True) for name, value in arrays.items()})
+
+    return call
+
+
 def real_scalar(value: Any) -> float:
     """``value`` as a Python float; a clear error if f did not return a real scalar."""
     array = np.asarray(value)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import ArrayLike
 
-from matgrad.testing.methods import METHODS, Array, GradientFunction, ScalarFunction
+from matgrad.testing.methods import METHODS, Array, GradientFunction, ScalarFunction, on_copies
 from matgrad.testing.reference import relative_errors
 
 SWEEP_METHODS = ("forward", "central", "complex")
@@ -53,6 +53,7 @@ def step_size_sweep(
     h = np.logspace(-20, -1, 77) if steps is None else np.asarray(steps, dtype=np.float64).ravel()
     if h.size == 0 or not np.all(h > 0):
         raise ValueError("steps must be positive numbers")
+    f, grad = on_copies(f), on_copies(grad)  # user code must not change the caller's arrays
     exact = np.asarray(grad(**arrays)[wrt])
     sweep: dict[str, Array] = {"steps": h}
     for method in SWEEP_METHODS:
