@@ -23,11 +23,12 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 from numpy.typing import ArrayLike
 
-from matgrad import vjp
+from matgrad import dispatch, vjp
 from matgrad.signature import Arg, Signature
 from matgrad.vjp import Array
 from matgrad.wrt import Wrt, pick, resolve_wrt
@@ -37,12 +38,13 @@ ARGUMENTS = SIGNATURE.names
 
 
 def evaluate(
-    arrays: Mapping[str, Array], wrt: tuple[str, ...], *, with_value: bool = True
+    arrays: Mapping[str, Array], wrt: tuple[str, ...], *, with_value: bool = True, vjp: ModuleType = vjp
 ) -> tuple[Any, dict[str, Array]]:
     """Value and the gradients named in ``wrt``, on already validated arrays.
 
     This is the code behind the public functions, without input checks, so that it
     also runs on object arrays of sympy symbols (``matgrad.symbolic`` proves it so).
+    ``vjp`` holds the layer rules: :mod:`matgrad.vjp` (numpy) or :mod:`matgrad.generic_vjp`.
     """
     X, W, b = arrays["X"], arrays["W"], arrays["b"]
     R = vjp.linear(X, W, b)
@@ -55,23 +57,88 @@ def evaluate(
     return value, grads
 
 
-def value(X: ArrayLike, W: ArrayLike, b: ArrayLike) -> Any:
-    """‖XW + b‖²_F as a numpy scalar of the working dtype.  X: (n,k), W: (k,m), b: (n,m)|(1,m)|(m,)."""
-    arrays = SIGNATURE.validate({"X": X, "W": W, "b": b})
-    return evaluate(arrays, ())[0]
+def value(
+    X: ArrayLike,
+    W: ArrayLike,
+    b: ArrayLike,
+    *,
+    chunk_rows: int | None = None,
+    max_memory: int | str | None = None,
+) -> Any:
+    """‖XW + b‖²_F as a numpy scalar of the working dtype.  X: (n,k), W: (k,m), b: (n,m)|(1,m)|(m,).
+
+    ``chunk_rows``/``max_memory``: row-chunked, for data larger than memory (see :func:`grad`).
+    """
+    values = {"X": X, "W": W, "b": b}
+    if dispatch.wants_routing(values, chunk_rows, max_memory, None):
+        return dispatch.run(
+            SIGNATURE, evaluate, {}, values, (), with_value=True, chunk_rows=chunk_rows, max_memory=max_memory
+        )[0]
+    checked = SIGNATURE.validate(values)
+    return evaluate(checked, ())[0]
 
 
-def grad(X: ArrayLike, W: ArrayLike, b: ArrayLike, wrt: Wrt = None) -> dict[str, Array]:
+def grad(
+    X: ArrayLike,
+    W: ArrayLike,
+    b: ArrayLike,
+    wrt: Wrt = None,
+    *,
+    chunk_rows: int | None = None,
+    max_memory: int | str | None = None,
+    out: Mapping[str, Array] | None = None,
+) -> dict[str, Array]:
     """∂/∂(X, W, b) ‖XW+b‖²_F = (2(XW+b)Wᵀ, 2Xᵀ(XW+b), 2·1ₙᵀ(XW+b) or 2(XW+b) for a full b).
 
     ``wrt`` is an argument name or a sequence of names (default: all); only those
     gradients are computed. Each gradient has the shape of its argument.
+
+    Arrays of another library (PyTorch, CuPy, JAX, ...) give results in that library;
+    Dask arrays give lazy Dask results (see :mod:`matgrad.dispatch`). ``chunk_rows`` or
+    ``max_memory`` (bytes or e.g. "1GB") run numpy or ``np.memmap`` input block by
+    block; ``out={"X": dX}`` receives ∂f/∂X (and a full ∂f/∂b) block by block, e.g.
+    into a memmap (:mod:`matgrad.chunked`).
     """
-    arrays = SIGNATURE.validate({"X": X, "W": W, "b": b})
-    return evaluate(arrays, resolve_wrt(wrt, ARGUMENTS), with_value=False)[1]
+    values = {"X": X, "W": W, "b": b}
+    if dispatch.wants_routing(values, chunk_rows, max_memory, out):
+        return dispatch.run(
+            SIGNATURE,
+            evaluate,
+            {},
+            values,
+            resolve_wrt(wrt, ARGUMENTS),
+            with_value=False,
+            chunk_rows=chunk_rows,
+            max_memory=max_memory,
+            out=out,
+        )[1]
+    checked = SIGNATURE.validate(values)
+    return evaluate(checked, resolve_wrt(wrt, ARGUMENTS), with_value=False)[1]
 
 
-def value_and_grad(X: ArrayLike, W: ArrayLike, b: ArrayLike, wrt: Wrt = None) -> tuple[Any, dict[str, Array]]:
-    """(‖XW+b‖²_F, gradients) from one shared forward pass; ``wrt`` as in :func:`grad`."""
-    arrays = SIGNATURE.validate({"X": X, "W": W, "b": b})
-    return evaluate(arrays, resolve_wrt(wrt, ARGUMENTS))
+def value_and_grad(
+    X: ArrayLike,
+    W: ArrayLike,
+    b: ArrayLike,
+    wrt: Wrt = None,
+    *,
+    chunk_rows: int | None = None,
+    max_memory: int | str | None = None,
+    out: Mapping[str, Array] | None = None,
+) -> tuple[Any, dict[str, Array]]:
+    """(‖XW+b‖²_F, gradients) from one shared forward pass; ``wrt`` and the rest as in :func:`grad`."""
+    values = {"X": X, "W": W, "b": b}
+    if dispatch.wants_routing(values, chunk_rows, max_memory, out):
+        return dispatch.run(
+            SIGNATURE,
+            evaluate,
+            {},
+            values,
+            resolve_wrt(wrt, ARGUMENTS),
+            with_value=True,
+            chunk_rows=chunk_rows,
+            max_memory=max_memory,
+            out=out,
+        )
+    checked = SIGNATURE.validate(values)
+    return evaluate(checked, resolve_wrt(wrt, ARGUMENTS))

@@ -74,11 +74,21 @@ class Objective:
         return self.signature.names
 
     def evaluate(
-        self, arrays: Mapping[str, Array], wrt: Wrt = None, *, with_value: bool = True
+        self,
+        arrays: Mapping[str, Array],
+        wrt: Wrt = None,
+        *,
+        with_value: bool = True,
+        rules: ModuleType | None = None,
     ) -> tuple[Any, dict[str, Array]]:
-        """Run the objective's unchecked core (also on object arrays of sympy symbols)."""
+        """Run the objective's unchecked core (also on object arrays of sympy symbols).
+
+        ``rules``: the layer rules to run it with, :mod:`matgrad.vjp` (default, numpy) or
+        :mod:`matgrad.generic_vjp` (the array API path).
+        """
+        chosen = {} if rules is None else {"vjp": rules}
         return self.module.evaluate(  # type: ignore[no-any-return]
-            arrays, resolve_wrt(wrt, self.arguments), with_value=with_value, **self.options
+            arrays, resolve_wrt(wrt, self.arguments), with_value=with_value, **chosen, **self.options
         )
 
     def value_and_grad(self, arrays: Mapping[str, Any], wrt: Wrt = None) -> tuple[Any, dict[str, Array]]:

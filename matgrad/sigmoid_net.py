@@ -38,11 +38,12 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any, Literal
 
 from numpy.typing import ArrayLike
 
-from matgrad import vjp
+from matgrad import dispatch, vjp
 from matgrad.signature import Arg, Signature
 from matgrad.vjp import Array
 from matgrad.wrt import Wrt, pick, resolve_wrt
@@ -75,11 +76,13 @@ def evaluate(
     *,
     bias: BiasPlacement = "pre",
     with_value: bool = True,
+    vjp: ModuleType = vjp,
 ) -> tuple[Any, dict[str, Array]]:
     """Value and the gradients named in ``wrt``, on already validated arrays.
 
     This is the code behind the public functions, without input checks, so that it
     also runs on object arrays of sympy symbols (``matgrad.symbolic`` proves it so).
+    ``vjp`` holds the layer rules: :mod:`matgrad.vjp` (numpy) or :mod:`matgrad.generic_vjp`.
     """
     X, Y, W1, b1, W2, b2 = (arrays[name] for name in ARGUMENTS)
     pre = _check_bias(bias) == "pre"
@@ -138,10 +141,28 @@ def value(
     b2: ArrayLike,
     *,
     bias: BiasPlacement = "pre",
+    chunk_rows: int | None = None,
+    max_memory: int | str | None = None,
 ) -> Any:
-    """‖Y − (σ(XW₁ + b₁)W₂ + b₂)‖²_F (bias="pre") or ‖Y − ((σ(XW₁) + b₁)W₂ + b₂)‖²_F (bias="post")."""
-    arrays = _validate({"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}, bias)
-    return evaluate(arrays, (), bias=bias)[0]
+    """‖Y − (σ(XW₁ + b₁)W₂ + b₂)‖²_F (bias="pre") or ‖Y − ((σ(XW₁) + b₁)W₂ + b₂)‖²_F (bias="post").
+
+    ``chunk_rows``/``max_memory``: row-chunked, for data larger than memory (see :func:`grad`).
+    """
+    values = {"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    if dispatch.wants_routing(values, chunk_rows, max_memory, None):
+        options = {"bias": _check_bias(bias)}
+        return dispatch.run(
+            SIGNATURE,
+            evaluate,
+            options,
+            values,
+            (),
+            with_value=True,
+            chunk_rows=chunk_rows,
+            max_memory=max_memory,
+        )[0]
+    checked = _validate(values, bias)
+    return evaluate(checked, (), bias=bias)[0]
 
 
 def grad(
@@ -154,15 +175,38 @@ def grad(
     *,
     bias: BiasPlacement = "pre",
     wrt: Wrt = None,
+    chunk_rows: int | None = None,
+    max_memory: int | str | None = None,
+    out: Mapping[str, Array] | None = None,
 ) -> dict[str, Array]:
     """∂f/∂(X, Y, W1, b1, W2, b2) for the network; ``wrt`` names the gradients to compute.
 
     With R = Y_p − Y, S the sigmoid output, A = S (pre) or S + b₁ (post) and
     Δ = (RW₂ᵀ) ⊙ S ⊙ (1 − S): ∂f/∂Y = −2R, ∂f/∂b₂ = 2R, ∂f/∂W₂ = 2AᵀR, ∂f/∂W₁ = 2XᵀΔ,
     ∂f/∂X = 2ΔW₁ᵀ, ∂f/∂b₁ = 2Δ (pre) or 2RW₂ᵀ (post); row biases summed over rows.
+
+    Arrays of another library (PyTorch, CuPy, JAX, ...) give results in that library;
+    Dask arrays give lazy Dask results (see :mod:`matgrad.dispatch`). ``chunk_rows`` or
+    ``max_memory`` (bytes or e.g. "1GB") run numpy or ``np.memmap`` input block by
+    block; ``out={"X": dX}`` receives ∂f/∂X (and ∂f/∂Y, a full bias's gradient) block
+    by block, e.g. into a memmap (:mod:`matgrad.chunked`).
     """
-    arrays = _validate({"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}, bias)
-    return evaluate(arrays, resolve_wrt(wrt, ARGUMENTS), bias=bias, with_value=False)[1]
+    values = {"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    if dispatch.wants_routing(values, chunk_rows, max_memory, out):
+        options = {"bias": _check_bias(bias)}
+        return dispatch.run(
+            SIGNATURE,
+            evaluate,
+            options,
+            values,
+            resolve_wrt(wrt, ARGUMENTS),
+            with_value=False,
+            chunk_rows=chunk_rows,
+            max_memory=max_memory,
+            out=out,
+        )[1]
+    checked = _validate(values, bias)
+    return evaluate(checked, resolve_wrt(wrt, ARGUMENTS), bias=bias, with_value=False)[1]
 
 
 def value_and_grad(
@@ -175,7 +219,24 @@ def value_and_grad(
     *,
     bias: BiasPlacement = "pre",
     wrt: Wrt = None,
+    chunk_rows: int | None = None,
+    max_memory: int | str | None = None,
+    out: Mapping[str, Array] | None = None,
 ) -> tuple[Any, dict[str, Array]]:
-    """(f, gradients) from one shared forward pass; ``bias`` and ``wrt`` as in :func:`grad`."""
-    arrays = _validate({"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}, bias)
-    return evaluate(arrays, resolve_wrt(wrt, ARGUMENTS), bias=bias)
+    """(f, gradients) from one shared forward pass; ``bias``, ``wrt`` and the rest as in :func:`grad`."""
+    values = {"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    if dispatch.wants_routing(values, chunk_rows, max_memory, out):
+        options = {"bias": _check_bias(bias)}
+        return dispatch.run(
+            SIGNATURE,
+            evaluate,
+            options,
+            values,
+            resolve_wrt(wrt, ARGUMENTS),
+            with_value=True,
+            chunk_rows=chunk_rows,
+            max_memory=max_memory,
+            out=out,
+        )
+    checked = _validate(values, bias)
+    return evaluate(checked, resolve_wrt(wrt, ARGUMENTS), bias=bias)

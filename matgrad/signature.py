@@ -125,6 +125,20 @@ class Signature:
         self._check_shapes(arrays)
         return {name: np.asarray(a, dtype=dtype) for name, a in arrays.items()}
 
+    def check(self, arrays: Mapping[str, Any]) -> np.dtype[Any]:
+        """Check dtypes and shapes as :meth:`validate` does, without converting: the working dtype.
+
+        For arrays that must not be copied whole (a memmap, Dask arrays): anything with
+        ``shape``, ``ndim`` and a numpy ``dtype``.
+        """
+        dtype = self.working_dtype(arrays)
+        self._check_shapes(arrays)
+        return dtype
+
+    def check_shapes(self, arrays: Mapping[str, Any]) -> None:
+        """The shape checks of :meth:`validate`, for arrays of any library (``shape`` and ``ndim``)."""
+        self._check_shapes(arrays)
+
     def _check_shapes(self, arrays: Mapping[str, NDArray[Any]]) -> None:
         bound: dict[str, tuple[int, str, int]] = {}  # size symbol -> (value, arg, axis)
 

@@ -8,14 +8,15 @@ import pytest
 import sympy
 from conftest import objective_cases
 
-from matgrad import vjp
+from matgrad import generic_vjp, vjp
 from matgrad.registry import OBJECTIVES
 from matgrad.signature import BIAS_KINDS
 from matgrad.symbolic import check_function, symbol_arrays, verify
 from matgrad.symbolic.concrete import ExactGradient, cases
-from matgrad.symbolic.verdict import ALL_SIZES, CONCRETE
+from matgrad.symbolic.verdict import ALL_SIZES, ARRAY_API, CONCRETE
 
-METHODS = (CONCRETE, ALL_SIZES)
+# The numpy path and the array API path (matgrad.generic_vjp) are both proven.
+METHODS = (CONCRETE, ALL_SIZES, CONCRETE + ARRAY_API, ALL_SIZES + ARRAY_API)
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +85,14 @@ WRONG_RULES = [
 ]
 
 
+@pytest.mark.parametrize("rules", [vjp, generic_vjp], ids=["numpy", "array-API"])
 @pytest.mark.parametrize(("objective_id", "rule", "wrong", "broken"), WRONG_RULES)
-def test_a_wrong_vjp_rule_fails_both_proofs(monkeypatch, objective_id, rule, wrong, broken):
-    monkeypatch.setattr(vjp, rule, wrong)
+def test_a_wrong_vjp_rule_fails_both_proofs(monkeypatch, rules, objective_id, rule, wrong, broken):
+    """A wrong rule in one path fails both proofs of that path, and only of that path."""
+    monkeypatch.setattr(rules, rule, wrong)
     for verdict in verify(objective_id):
-        assert verdict.proven == (verdict.argument not in broken), str(verdict)
+        of_this_path = verdict.method.endswith(ARRAY_API) == (rules is generic_vjp)
+        assert verdict.proven == (verdict.argument not in broken or not of_this_path), str(verdict)
         if not verdict.proven:
             assert verdict.counterexample is not None and verdict.counterexample.difference
 

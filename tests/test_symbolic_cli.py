@@ -17,10 +17,11 @@ def test_verify_prints_a_table_of_proven_verdicts(capsys):
     header, *lines = out.splitlines()
     assert header.split() == ["objective", "argument", "method", "shapes", "verdict", "seconds"]
     rows = [line for line in lines if line.startswith("affine")]
-    assert len(rows) == 2 * len(get_objective("affine").arguments)
+    assert len(rows) == 4 * len(get_objective("affine").arguments)  # numpy path and array API path
     assert all("proven" in row for row in rows)
-    assert sum("all sizes" in row for row in rows) == sum("concrete shapes" in row for row in rows) == 3
-    assert "6 proofs, 6 proven, 0 failed" in out
+    assert sum("all sizes" in row for row in rows) == sum("concrete shapes" in row for row in rows) == 6
+    assert sum("array API" in row for row in rows) == 6
+    assert "12 proofs, 12 proven, 0 failed" in out
 
 
 def test_verify_json_lists_every_verdict(capsys):
@@ -29,7 +30,7 @@ def test_verify_json_lists_every_verdict(capsys):
     assert {(v["argument"], v["method"]) for v in verdicts} == {
         (name, method)
         for name in get_objective("affine").arguments
-        for method in ("concrete shapes", "all sizes")
+        for method in ("concrete shapes", "all sizes", "concrete shapes, array API", "all sizes, array API")
     }
     assert all(v["proven"] and v["objective"] == "affine" for v in verdicts)
 
@@ -41,7 +42,8 @@ def test_verify_exits_nonzero_and_explains_when_a_formula_is_wrong(monkeypatch, 
     assert "FAILED" in out and "missing factor 2" in out and "counterexample" in out
     assert main(["verify", "--json", "--objective", "affine"]) == 1
     verdicts = json.loads(capsys.readouterr().out)
-    assert not any(v["proven"] for v in verdicts)
+    # The numpy path is wrong; the array API path (its own rules) stays proven.
+    assert all(v["proven"] == v["method"].endswith("array API") for v in verdicts)
 
 
 def test_verify_rejects_an_unknown_objective(capsys):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any, cast
 
 import sympy
@@ -27,7 +28,7 @@ from matgrad.symbolic.arrays import Array
 from matgrad.symbolic.concrete import describe_bias_kinds
 from matgrad.symbolic.index_arrays import IndexArray, elementwise_functions_on_index_arrays
 from matgrad.symbolic.normal_form import NotNormalizable, is_identically_zero
-from matgrad.symbolic.verdict import ALL_SIZES, Counterexample, Ledger, Verdict
+from matgrad.symbolic.verdict import ALL_SIZES, Counterexample, Ledger, Verdict, method_name
 
 P, Q = sympy.symbols("p q", integer=True)
 
@@ -59,17 +60,22 @@ def describe(objective: Objective, kinds: list[BiasKind]) -> str:
 
 
 def prove_all_sizes(
-    objective: Objective, *, wrt: str | None = None, candidate: Callable[..., Any] | None = None
+    objective: Objective,
+    *,
+    wrt: str | None = None,
+    candidate: Callable[..., Any] | None = None,
+    rules: ModuleType | None = None,
 ) -> dict[str, Verdict]:
     """Prove every gradient of ``objective`` for all sizes, for every bias kind.
 
     With ``candidate`` (numpy code taking the arguments by name, see
     :func:`matgrad.symbolic.check`), prove it as ∂f/∂``wrt`` instead of the code's own.
+    ``rules`` as in :func:`matgrad.symbolic.concrete.prove_concrete`.
     """
     sizes = size_symbols(objective)
     kinds = _kinds(objective, sizes)
     names = objective.arguments if candidate is None else (str(wrt),)
-    ledger = Ledger(objective.id, ALL_SIZES, names)
+    ledger = Ledger(objective.id, method_name(ALL_SIZES, rules), names)
     for kind in kinds:
         start = time.perf_counter()
         shapes = objective.signature.shapes(sizes, kind)
@@ -79,9 +85,10 @@ def prove_all_sizes(
         try:
             with elementwise_functions_on_index_arrays():
                 if candidate is None:
-                    value, grads = objective.evaluate(as_arrays)
+                    value, grads = objective.evaluate(as_arrays, rules=rules)
                 else:
-                    value, grads = objective.evaluate(as_arrays, ())[0], {names[0]: candidate(**arrays)}
+                    value = objective.evaluate(as_arrays, (), rules=rules)[0]
+                    grads = {names[0]: candidate(**arrays)}
         except Exception as error:  # numpy outside the subset IndexArray models: not provable this way
             for name in names:
                 ledger.notes.setdefault(name, f"does not run on symbolic shapes ({kind} bias): {error}")

@@ -65,6 +65,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{len(verdicts)} proofs, {len(verdicts) - len(failed)} proven, {len(failed)} failed, "
         f"in {seconds:.1f} s. concrete shapes: exact at each shape listed; "
-        "all sizes: exact with the sizes as symbols."
+        "all sizes: exact with the sizes as symbols; array API: the path for torch, CuPy, JAX, ... arrays."
     )
     return 1 if failed else 0

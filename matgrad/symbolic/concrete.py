@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from matgrad.signature import BIAS_KINDS, BiasKind
 from matgrad.symbolic.arrays import Array, as_sympy, numeric_instance, symbol_arrays
 from matgrad.symbolic.functions import rational_zero, sigma, sigma_normal_form
 from matgrad.symbolic.polynomials import AtomRing, NotPolynomial
-from matgrad.symbolic.verdict import CONCRETE, Counterexample, Ledger, Verdict
+from matgrad.symbolic.verdict import CONCRETE, Counterexample, Ledger, Verdict, method_name
 
 # A numeric residual below this (relative to the sizes involved) is no witness of a wrong formula.
 _WITNESS_TOLERANCE = 1e-20
@@ -374,23 +375,27 @@ def _check_function(
     )
 
 
-def prove_concrete(objective: Objective, *, seed: int = 0) -> dict[str, Verdict]:
+def prove_concrete(
+    objective: Objective, *, seed: int = 0, rules: ModuleType | None = None
+) -> dict[str, Verdict]:
     """Prove every gradient ``objective.evaluate`` returns, at every sample size × bias kind.
 
     One symbolic run of the code per case gives the value and all gradients (the default
     ``wrt=None`` path users call); each argument's seconds are its own comparisons plus
-    an equal share of the run and of building the polynomials.
+    an equal share of the run and of building the polynomials. ``rules``: the layer rules
+    to prove the chain with (default :mod:`matgrad.vjp`; :mod:`matgrad.generic_vjp` is
+    the array API path, its verdicts' method says so).
     """
     from matgrad.symbolic.slips import diagnose_result
 
     found = cases(objective)
     names = objective.arguments
-    ledger = Ledger(objective.id, CONCRETE, names)
+    ledger = Ledger(objective.id, method_name(CONCRETE, rules), names)
     for case in found:
         start = time.perf_counter()
         arrays = symbol_arrays(case.shapes)
         values = numeric_instance(arrays, np.random.default_rng(seed))
-        value, grads = objective.evaluate(arrays)
+        value, grads = objective.evaluate(arrays, rules=rules)
         exact = ExactGradient(value, arrays, [e for name in names for e in grads[name].flat])
         shared = (time.perf_counter() - start) / len(names)
         for name in names:

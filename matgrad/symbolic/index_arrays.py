@@ -221,7 +221,18 @@ class IndexArray:
     def __array_function__(self, function: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if function is np.dot and len(args) == 2 and not kwargs:
             return _dot(*args)
+        # The array API forms xp.sum(x[, axis=0]) and xp.reshape(x, shape), with xp = numpy,
+        # used by matgrad.generic_vjp: the same operations as the methods.
+        if function is np.sum and len(args) == 1 and set(kwargs) <= {"axis"}:
+            axis = kwargs.get("axis")
+            return _total(args[0]) if axis is None else args[0].sum(axis)
+        if function is np.reshape and len(args) == 2 and not kwargs:
+            return args[0].reshape(args[1])
         return NotImplemented
+
+    def __array_namespace__(self, api_version: str | None = None) -> Any:
+        """numpy: the prover runs the array API rules of matgrad.generic_vjp with xp = numpy."""
+        return np
 
     def __repr__(self) -> str:
         return f"IndexArray(shape={self.shape}, entry={self.entry})"
@@ -234,6 +245,12 @@ _UFUNCS: dict[Any, Callable[..., Any]] = {
     np.negative: lambda a: -a,
     np.matmul: lambda a, b: a @ b,
 }
+
+
+def _total(a: IndexArray) -> Any:
+    """Σ over all entries of ``a`` (np.sum without an axis)."""
+    indices = [_summation_index() for _ in a.shape]
+    return sympy.Sum(a.at(*indices), *[(i, 0, size - 1) for i, size in zip(indices, a.shape, strict=True)])
 
 
 def _dot(a: Any, b: Any) -> Any:

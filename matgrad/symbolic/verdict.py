@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 CONCRETE = "concrete shapes"
 ALL_SIZES = "all sizes"
+#: Appended to the method of a proof of the array API path (matgrad.generic_vjp).
+ARRAY_API = ", array API"
+
+
+def method_name(method: str, rules: ModuleType | None) -> str:
+    """``method``, marked as a proof of the array API path unless ``rules`` is None or matgrad.vjp."""
+    if rules is None or rules.__name__ == "matgrad.vjp":
+        return method
+    return method + ARRAY_API
 
 _SHOWN_CHARACTERS = 240
 

@@ -12,7 +12,8 @@ def verify(objective_id: str | None = None) -> list[Verdict]:
     """Prove every gradient of every registry entry (or of those named ``objective_id``).
 
     ``objective_id`` is an id ('sigmoid_net.pre') or a module name ('sigmoid_net', for
-    every bias placement). Two verdicts per argument: concrete shapes, then all sizes.
+    every bias placement). Four verdicts per argument: concrete shapes, then all sizes, for
+    the numpy path and then for the array API path (method '…, array API').
 
     Examples
     --------
@@ -20,11 +21,17 @@ def verify(objective_id: str | None = None) -> list[Verdict]:
     >>> [(v.argument, v.method, v.proven) for v in verify("affine")][:2]
     [('X', 'concrete shapes', True), ('X', 'all sizes', True)]
     """
+    from matgrad import generic_vjp
+
     selected = OBJECTIVES if objective_id is None else objectives_named(objective_id)
     verdicts = []
     for objective in selected:
-        concrete = prove_concrete(objective)
-        all_sizes = prove_all_sizes(objective)
+        # The numpy path, then the array API path (matgrad.generic_vjp) that other libraries run.
+        proofs = [
+            prove(objective, rules=rules)
+            for rules in (None, generic_vjp)
+            for prove in (prove_concrete, prove_all_sizes)
+        ]
         for name in objective.arguments:
-            verdicts += [concrete[name], all_sizes[name]]
+            verdicts += [proof[name] for proof in proofs]
     return verdicts

@@ -1,0 +1,447 @@
+"""Scale benchmarks of issue 13: out of core, chunked in memory, Dask, torch via the array API path.
+
+    python benchmarks/scale.py                       # every section (the out-of-core one: ~10 GB on disk)
+    python benchmarks/scale.py --sections inmemory,torch --rounds 5
+    python benchmarks/scale.py --sections outofcore --rows 2000000 --folder /tmp
+
+Sections (all print tables; ratios come from methods timed side by side, interleaved,
+one sample per method per round; each cell is the median over rounds with [min–max]):
+
+- ``inmemory``: the large size of benchmarks/run.py, numpy in memory vs ``chunk_rows=``;
+  time and peak extra memory (tracemalloc: numpy's buffers), with and without the
+  returned arrays.
+- ``dask``: a ``distributed.LocalCluster`` of 2 worker processes (1 thread each) vs numpy
+  in memory at the large size; inputs persisted on the workers first, results gathered.
+- ``torch``: torch CPU float32 tensors through matgrad's array API path vs torch autograd.
+- ``outofcore``: X of ``--rows`` × 128 float32 in a memmap file (2·10⁷ rows ≈ 10 GB),
+  value + all gradients with ``max_memory``, ∂f/∂X into a memmap; each case in a child
+  process (peak RSS from getrusage), against the roofline: reading X once from the file
+  (sequential reads, same page-cache state) plus the chain's matrix products on one
+  in-memory block scaled to n. The files are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from run import _rerun_without_blas_overrides, header_lines  # noqa: E402
+
+from matgrad.registry import get_objective  # noqa: E402
+
+LARGE = {
+    "affine": {"n": 100_000, "k": 256, "m": 256},
+    "sigmoid_net": {"n": 100_000, "d": 256, "h": 512, "o": 10},
+}
+OUT_OF_CORE = {"affine": {"k": 128, "m": 256}, "sigmoid_net": {"d": 128, "h": 256, "o": 10}}
+IDS = ("affine", "sigmoid_net.pre")
+
+
+def interleaved(methods: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
+    """Seconds per call of each method, one call per round each, order rotated every round."""
+    for fn in methods.values():
+        fn()  # warm-up
+    names, samples = list(methods), {name: [] for name in methods}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            gc.collect()
+            start = time.perf_counter()
+            methods[name]()
+            samples[name].append(time.perf_counter() - start)
+    return samples
+
+
+def cell(samples: list[float]) -> str:
+    return f"{statistics.median(samples):8.3f}s [{min(samples):.3f}–{max(samples):.3f}]"
+
+
+def ratio(a: list[float], b: list[float]) -> str:
+    ratios = sorted(x / y for x, y in zip(a, b, strict=True))  # same round: side by side
+    return f"{statistics.median(ratios):.2f}× [{ratios[0]:.2f}–{ratios[-1]:.2f}]"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def arrays_for(objective_id: str, sizes: dict[str, int], dtype: Any) -> dict[str, np.ndarray]:
+    objective = get_objective(objective_id)
+    return objective.signature.random_arguments(np.random.default_rng(0), sizes, "row", dtype)
+
+
+def peak_extra(fn: Callable[[], Any]) -> tuple[int, int]:
+    """(peak bytes allocated during fn, bytes of its returned arrays): numpy reports to tracemalloc."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        _, grads = fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak, sum(g.nbytes for g in grads.values())
+
+
+def section_inmemory(rounds: int, chunk_rows: int) -> None:
+    print(
+        f"\n## In memory at the large size: numpy unchunked vs chunk_rows={chunk_rows} (float64, row biases)"
+    )
+    rows = []
+    for objective_id in IDS:
+        objective = get_objective(objective_id)
+        arrays = arrays_for(objective_id, LARGE[objective.name], np.float64)
+
+        def plain(arrays: dict[str, Any] = arrays, objective: Any = objective) -> Any:
+            return objective.module.value_and_grad(**arrays, **objective.options)
+
+        def chunked(arrays: dict[str, Any] = arrays, objective: Any = objective) -> Any:
+            return objective.module.value_and_grad(**arrays, chunk_rows=chunk_rows, **objective.options)
+
+        samples = interleaved({"plain": plain, "chunked": chunked}, rounds)
+        (peak_plain, results), (peak_chunked, _) = peak_extra(plain), peak_extra(chunked)
+        rows.append(
+            [
+                objective_id,
+                cell(samples["plain"]),
+                cell(samples["chunked"]),
+                ratio(samples["chunked"], samples["plain"]),
+                f"{peak_plain / 1e6:.0f} / {peak_chunked / 1e6:.0f} MB",
+                f"{(peak_plain - results) / 1e6:.0f} / {(peak_chunked - results) / 1e6:.0f} MB "
+                f"({(peak_chunked - results) / max(peak_plain - results, 1):.1%})",
+            ]
+        )
+    print(
+        table(
+            [
+                "objective",
+                "unchunked",
+                "chunked",
+                "chunked/unchunked",
+                "peak extra (unchunked / chunked)",
+                "same, minus the returned gradients",
+            ],
+            rows,
+        )
+    )
+
+
+def section_dask(rounds: int, chunk_rows: int) -> None:
+    import dask.array as da
+    from distributed import Client, LocalCluster
+
+    print(
+        f"\n## Dask LocalCluster (2 worker processes × 1 thread) vs numpy in memory, float64, "
+        f"{chunk_rows}-row chunks"
+    )
+    rows = []
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        for objective_id in IDS:
+            objective = get_objective(objective_id)
+            arrays = arrays_for(objective_id, LARGE[objective.name], np.float64)
+            n = arrays["X"].shape[0]
+            lazy = {
+                name: client.persist(da.from_array(a, chunks=(chunk_rows, -1)))
+                if a.ndim == 2 and a.shape[0] == n
+                else a
+                for name, a in arrays.items()
+            }
+
+            def on_cluster(lazy: dict[str, Any] = lazy, objective: Any = objective) -> Any:
+                value, grads = objective.module.value_and_grad(**lazy, **objective.options)
+                return client.compute([value, grads], sync=True)
+
+            def numpy(arrays: dict[str, Any] = arrays, objective: Any = objective) -> Any:
+                return objective.module.value_and_grad(**arrays, **objective.options)
+
+            samples = interleaved({"numpy": numpy, "dask": on_cluster}, rounds)
+            got, want = on_cluster(), numpy()
+            error = max(float(np.max(np.abs(got[1][k] - g)) / np.max(np.abs(g))) for k, g in want[1].items())
+            rows.append(
+                [
+                    objective_id,
+                    cell(samples["numpy"]),
+                    cell(samples["dask"]),
+                    ratio(samples["dask"], samples["numpy"]),
+                    f"{error:.1e}",
+                ]
+            )
+    print(table(["objective", "numpy", "dask cluster", "dask/numpy", "max rel. error"], rows))
+    print("(∂f/∂X etc. are gathered back to the client; the inputs were persisted on the workers first.)")
+
+
+def section_torch(rounds: int) -> None:
+    import torch
+
+    print(
+        f"\n## torch CPU tensors (float32, {torch.get_num_threads()} torch threads): "
+        "matgrad's array API path vs torch autograd"
+    )
+    rows = []
+    for size_name, sizes in (("medium", None), ("large", LARGE)):
+        for objective_id in IDS:
+            objective = get_objective(objective_id)
+            chosen = (
+                sizes[objective.name] if sizes else {"n": 1000, "k": 64, "m": 64, "d": 64, "h": 128, "o": 10}
+            )
+            tensors = {
+                k: torch.from_numpy(a) for k, a in arrays_for(objective_id, chosen, np.float32).items()
+            }
+            leaves = {k: t.clone().requires_grad_(True) for k, t in tensors.items()}
+            forward = torch_forward(objective_id)
+
+            def autograd(leaves: dict[str, Any] = leaves, forward: Any = forward) -> Any:
+                for t in leaves.values():
+                    t.grad = None
+                value = forward(**leaves)
+                value.backward()
+                return value
+
+            def matgrad(tensors: dict[str, Any] = tensors, objective: Any = objective) -> Any:
+                return objective.module.value_and_grad(**tensors, **objective.options)
+
+            samples = interleaved({"autograd": autograd, "matgrad": matgrad}, rounds)
+            rows.append(
+                [
+                    size_name,
+                    objective_id,
+                    cell(samples["matgrad"]),
+                    cell(samples["autograd"]),
+                    ratio(samples["matgrad"], samples["autograd"]),
+                ]
+            )
+    print(table(["size", "objective", "matgrad (array API)", "torch autograd", "matgrad/autograd"], rows))
+
+
+def torch_forward(objective_id: str) -> Callable[..., Any]:
+    import torch
+
+    if objective_id == "affine":
+        return lambda X, W, b: ((X @ W + b) ** 2).sum()
+    return lambda X, Y, W1, b1, W2, b2: ((torch.sigmoid(X @ W1 + b1) @ W2 + b2 - Y) ** 2).sum()
+
+
+# --- out of core ------------------------------------------------------------------------------------
+
+
+def make_file(path: Path, rows: int, columns: int) -> float:
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    with open(path, "wb") as file:
+        for first in range(0, rows, 1_000_000):
+            rng.standard_normal((min(1_000_000, rows - first), columns), dtype=np.float32).tofile(file)
+    return time.perf_counter() - start
+
+
+def read_once(path: Path) -> float:
+    """Seconds to read the file sequentially once into a reused 64 MB buffer."""
+    buffer = bytearray(64 * 2**20)
+    start = time.perf_counter()
+    with open(path, "rb", buffering=0) as file:
+        while file.readinto(buffer):
+            pass
+    return time.perf_counter() - start
+
+
+def child_outofcore(objective_id: str, x_path: str, out_path: str, rows: int, max_memory: str) -> None:
+    """One out-of-core run in this (child) process: prints JSON with seconds and peak RSS."""
+    objective = get_objective(objective_id)
+    sizes = {"n": rows, **OUT_OF_CORE[objective.name]}
+    small = {k: a for k, a in arrays_for(objective_id, {**sizes, "n": 1}, np.float32).items()}
+    X = np.memmap(x_path, np.float32, "r", shape=(rows, sizes.get("k", sizes.get("d"))))
+    dX = np.memmap(out_path, np.float32, "w+", shape=X.shape)
+    arguments = dict(small, X=X)
+    if "Y" in small:  # Y: (n, o) in memory, small next to X (n × 10 float32)
+        arguments["Y"] = np.random.default_rng(1).standard_normal((rows, sizes["o"]), dtype=np.float32)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    start = time.perf_counter()
+    value, _ = objective.module.value_and_grad(
+        **arguments, max_memory=max_memory, out={"X": dX}, **objective.options
+    )
+    dX.flush()
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # The products of the chain on one in-memory block, scaled to n: the compute roofline.
+    block = 65_536
+    Xb = np.asarray(X[:block])
+    products = product_seconds(objective.name, Xb, arguments, sizes) * rows / block
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rss_before": rss_before,
+                "peak_rss": peak,
+                "products": products,
+                "finite": bool(np.isfinite(value)),
+            }
+        )
+    )
+
+
+def product_seconds(name: str, Xb: np.ndarray, arguments: dict[str, Any], sizes: dict[str, int]) -> float:
+    """Median seconds of the chain's matrix products on one block (3 products per layer)."""
+    if name == "affine":
+        W = arguments["W"]
+        G = Xb @ W
+
+        def run() -> None:
+            np.matmul(Xb, W)
+            Xb.T @ G
+            G @ W.T
+    else:
+        W1, W2 = arguments["W1"], arguments["W2"]
+        S = Xb @ W1
+        G = np.ones((Xb.shape[0], sizes["o"]), np.float32)
+
+        def run() -> None:
+            np.matmul(Xb, W1)
+            S @ W2
+            S.T @ G
+            G @ W2.T
+            Xb.T @ S
+            S @ W1.T
+
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def section_outofcore(rows: int, folder: Path, max_memory: str) -> None:
+    columns = 128
+    size = rows * columns * 4
+    print(
+        f"\n## Out of core: X of {rows:,} × {columns} float32 in a memmap ({size / 1e9:.1f} GB), "
+        f"max_memory={max_memory!r}, ∂f/∂X into a memmap"
+    )
+    free = os.statvfs(folder)
+    if free.f_bavail * free.f_frsize < 2.2 * size:
+        print(f"skipped: {folder} has less than {2.2 * size / 1e9:.1f} GB free")
+        return
+    with tempfile.TemporaryDirectory(dir=folder) as scratch:
+        x_path, out_path = Path(scratch) / "X.f32", Path(scratch) / "dX.f32"
+        print(f"writing {x_path}: {make_file(x_path, rows, columns):.0f}s")
+        rows_out = []
+        for objective_id in IDS:
+            read = read_once(x_path)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    objective_id,
+                    str(x_path),
+                    str(out_path),
+                    str(rows),
+                    max_memory,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            roofline = read + result["products"]
+            rows_out.append(
+                [
+                    objective_id,
+                    f"{result['seconds']:.1f}s",
+                    f"{read:.1f}s",
+                    f"{result['products']:.1f}s",
+                    f"{result['seconds'] / roofline:.2f}×",
+                    f"{result['peak_rss'] / 1e9:.2f} GB",
+                    "yes" if result["finite"] else "NO",
+                ]
+            )
+        print(
+            table(
+                [
+                    "objective",
+                    "value + all grads",
+                    "read X once",
+                    "products",
+                    "time/roofline",
+                    "peak RSS",
+                    "finite",
+                ],
+                rows_out,
+            )
+        )
+        print(
+            "(one run each: at this size a run takes minutes. Reads and the run see the same page cache: "
+            "with 23 GB of RAM the file may be cached, so 'read X once' may be a memory read.)"
+        )
+    print(f"deleted {scratch}")
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--child"]:
+        child_outofcore(argv[1], argv[2], argv[3], int(argv[4]), argv[5])
+        return 0
+    _rerun_without_blas_overrides()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sections", default="inmemory,torch,dask,outofcore")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--chunk-rows", type=int, default=4096)
+    parser.add_argument("--dask-chunk-rows", type=int, default=25_000)
+    parser.add_argument("--rows", type=int, default=20_000_000, help="out-of-core rows (default 2·10⁷)")
+    parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--max-memory", default="512MB")
+    args = parser.parse_args(argv)
+    versions = {}
+    try:
+        import torch
+
+        versions["torch"] = torch.__version__
+    except ImportError:
+        pass
+    print("\n".join(header_lines(versions)))
+    print(
+        f"load average {os.getloadavg()[0]:.1f}; "
+        f"RAM {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 1e9:.0f} GB; "
+        f"{args.rounds} rounds per in-memory comparison, methods interleaved"
+    )
+    sections = args.sections.split(",")
+    if "inmemory" in sections:
+        section_inmemory(args.rounds, args.chunk_rows)
+    if "torch" in sections:
+        section_torch(args.rounds)
+    if "dask" in sections:
+        section_dask(args.rounds, args.dask_chunk_rows)
+    if "outofcore" in sections:
+        section_outofcore(args.rows, args.folder, args.max_memory)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
