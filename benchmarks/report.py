@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from statistics import median
+from statistics import median, quantiles
+
+NOISE_LIMIT = 0.25
+"""A row whose ratios spread more than this (IQR / median) is re-measured, then marked noisy."""
 
 # The issue's goals.
 ROOFLINE_FACTOR = 1.15  # value + all gradients at large sizes, vs the same matrix products
@@ -26,6 +29,7 @@ class Row:
     all_products: int = 0
     mismatch: list[str] = field(default_factory=list)  # frameworks whose numbers disagreed
     memory: dict[str, int] | None = None  # peak, gradients, unit (bytes)
+    noisy: bool = False  # spread above NOISE_LIMIT even after re-measuring: not used for goals
 
     def ratio(self, method: str, reference: str) -> float | None:
         """Median over rounds of method/reference, each ratio from one round's two samples.
@@ -37,6 +41,22 @@ class Row:
             pairs = zip(self.samples[method], self.samples[reference], strict=False)
             return median(a / b for a, b in pairs)
         return None
+
+    def spread(self, method: str, reference: str) -> float | None:
+        """Interquartile range over median of the per-round ratios: how far one run can be trusted."""
+        if method not in self.samples or reference not in self.samples:
+            return None
+        ratios = sorted(a / b for a, b in zip(self.samples[method], self.samples[reference], strict=False))
+        if len(ratios) < 2:
+            return None
+        quartiles = quantiles(ratios, n=4, method="inclusive")
+        return (quartiles[2] - quartiles[0]) / median(ratios)
+
+    def worst_spread(self) -> float:
+        """The largest spread of the row's ratios (matgrad against each reference it has)."""
+        pairs = [("matgrad", "products"), ("matgrad", "torch"), ("matgrad", "jax")]
+        spreads = [self.spread(a, b) for a, b in pairs]
+        return max((x for x in spreads if x is not None), default=0.0)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -65,6 +85,7 @@ COLUMNS = (
     ("forward", "{forward}"),
     ("value+grads", "{matgrad}"),
     ("/products", "{r_products}"),
+    ("spread", "{spread}"),
     ("torch", "{torch}"),
     ("/torch", "{r_torch}"),
     ("jax.jit", "{jax}"),
@@ -88,6 +109,7 @@ def _cells(row: Row) -> dict[str, str]:
         "forward": format_seconds(s.get("forward")),
         "matgrad": format_seconds(s.get("matgrad")),
         "r_products": format_ratio(row.ratio("matgrad", "products")),
+        "spread": f"{100 * row.worst_spread():.0f}%" + (" noisy" if row.noisy else ""),
         "torch": format_seconds(s.get("torch")) + ("✗" if "torch" in row.mismatch else ""),
         "r_torch": format_ratio(row.ratio("matgrad", "torch")),
         "jax": format_seconds(s.get("jax")) + ("✗" if "jax" in row.mismatch else ""),
@@ -126,8 +148,17 @@ def memory_table(rows: list[Row]) -> str:
 
 
 def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
-    """(holds, explanation) for each goal of the issue; holds is None when not measured."""
+    """(holds, explanation) for each goal of the issue; holds is None when not measured.
+
+    Rows marked noisy (their ratios spread more than NOISE_LIMIT even after re-measuring)
+    are left out of every verdict, and listed.
+    """
     results: list[tuple[bool | None, str]] = []
+    excluded = [r for r in rows if r.noisy]
+    rows = [r for r in rows if not r.noisy]
+    if excluded:
+        names = ", ".join(f"{r.objective} {r.bias} {r.size} {r.dtype}" for r in excluded)
+        results.append((None, f"excluded as noisy (spread > {NOISE_LIMIT:.0%} after re-measuring): {names}"))
 
     large = [r for r in rows if r.size == "large" and r.ratio("matgrad", "products") is not None]
     if large:

@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         default="row",
         help="bias kinds at the large size, comma-separated from full,row (default: %(default)s; "
         "each large case takes about a minute)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="pin BLAS (threadpoolctl) and matgrad's elementwise threads (MATGRAD_NUM_THREADS) to N",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--no-verify", action="store_true", help="skip timing `matgrad verify`")
@@ -106,12 +113,21 @@ def time_verify() -> str:
 
 def main(argv: list[str]) -> int:
     args = parse_arguments(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit("--threads must be a positive integer")
+        os.environ["MATGRAD_NUM_THREADS"] = str(args.threads)
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            raise SystemExit("--threads needs threadpoolctl (pip install '.[bench]')") from None
+        threadpool_limits(limits=args.threads)
     # The modules beside this script, and this checkout's matgrad, installed or not.
     sys.path[:0] = [str(Path(__file__).resolve().parent), str(ROOT)]
     from cases import cases
     from frameworks import versions
     from measure import budget_for, measure_case
-    from report import goals, memory_table, table
+    from report import NOISE_LIMIT, goals, memory_table, table
 
     default_sizes = ["seed", "medium"] if args.quick else ["seed", "medium", "large"]
     size_names = args.sizes.split(",") if args.sizes else default_sizes
@@ -126,7 +142,13 @@ def main(argv: list[str]) -> int:
     start = time.perf_counter()
     for index, case in enumerate(selected, 1):
         began = time.perf_counter()
-        row = measure_case(case, budget_for(case.size_name, args.quick), memory=not args.no_memory)
+        budget = budget_for(case.size_name, args.quick)
+        row = measure_case(case, budget, memory=not args.no_memory)
+        if row.worst_spread() > NOISE_LIMIT:
+            # A burst of load hit this row: measure again with twice the rounds, then judge.
+            longer = replace(budget, min_rounds=2 * budget.min_rounds, max_rounds=2 * budget.max_rounds)
+            row = measure_case(case, longer, memory=False) if case.size_name != "large" else row
+            row.noisy = row.worst_spread() > NOISE_LIMIT
         rows.append(row)
         print(
             f"[{index}/{len(selected)}] {case.label} {case.size_name} {case.dtype}: "
@@ -140,19 +162,21 @@ def main(argv: list[str]) -> int:
     if any(r.memory for r in rows):
         print("\nPeak extra memory of value_and_grad (tracemalloc), large size:")
         print(memory_table(rows))
-    verify = "matgrad verify: skipped" if args.quick or args.no_verify else time_verify()
+    verify = "matgrad verify: skipped (--no-verify)" if args.no_verify else time_verify()
     print(f"\n{verify}")
     print(
         f"load average after: {' '.join(f'{x:.2f}' for x in load_after)}; "
         f"benchmark took {time.perf_counter() - start:.0f}s"
     )
-    print("\nGoals (issue 7):")
+    print("\nGoals:")
     checked = goals(rows)
     for holds, text in checked:
         print(f"  {'HOLDS' if holds else 'FAILS' if holds is False else 'n/a  '}  {text}")
     print(
-        "Times are medians over rounds; ratios are medians of matgrad's time over the other's within"
-        " each round (below 1: matgrad faster); ✗: numbers disagree."
+        "Times are medians over rounds (a warm-up round discarded); ratios are medians of matgrad's time"
+        " over the other's within each round (below 1: matgrad faster); spread: the largest IQR/median"
+        f" of the row's ratios (above {NOISE_LIMIT:.0%}: re-measured, then marked noisy and left out of"
+        " the goals); ✗: numbers disagree."
     )
 
     if args.json:
