@@ -10,6 +10,13 @@ The chain, read from the code below::
     G = ∂f/∂R = 2R              sqnorm_vjp
     (∂f/∂X, ∂f/∂W, ∂f/∂b) = (GWᵀ, XᵀG, 1ₙᵀG)   linear_vjp
 
+Second order, along a direction (Ẋ, Ẇ, ḃ) (:func:`hvp`), the same chain's tangents::
+
+    Ṙ = ẊW + XẆ + ḃ                             linear_jvp
+    Ġ = 2Ṙ                                       sqnorm_vjp_jvp
+    H·V = (ĠWᵀ + GẆᵀ, ẊᵀG + XᵀĠ, 1ₙᵀĠ)          linear_vjp_jvp
+    2JᵀJ·V = (ĠWᵀ, XᵀĠ, 1ₙᵀĠ)                    linear_vjp of Ġ (Gauss–Newton)
+
 Examples
 --------
 >>> import numpy as np
@@ -26,9 +33,10 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 from numpy.typing import ArrayLike
 
-from matgrad import dispatch, vjp
+from matgrad import dispatch, second_order, vjp
 from matgrad.signature import Arg, Signature
 from matgrad.vjp import Array
 from matgrad.wrt import Wrt, pick, resolve_wrt
@@ -142,3 +150,95 @@ def value_and_grad(
         )
     checked = SIGNATURE.validate(values)
     return evaluate(checked, resolve_wrt(wrt, ARGUMENTS))
+
+
+def evaluate_second_order(
+    arrays: Mapping[str, Array],
+    direction: Mapping[str, Array],
+    wrt: tuple[str, ...],
+    *,
+    gauss_newton: bool = False,
+    vjp: ModuleType = vjp,
+) -> dict[str, Array | None]:
+    """The Hessian (or Gauss–Newton matrix 2JᵀJ) applied to ``direction``, for the arguments in ``wrt``.
+
+    Arguments missing from ``direction`` are held fixed (zero tangent). Unchecked, like
+    :func:`evaluate`, so that ``matgrad.symbolic`` proves it on arrays of symbols. A None
+    result is a zero block.
+    """
+    X, W, b = arrays["X"], arrays["W"], arrays["b"]
+    dX, dW, db = (direction.get(name) for name in ARGUMENTS)
+    need = ("X" in wrt, "W" in wrt, "b" in wrt)
+    R = vjp.linear(X, W, b)
+    dR = vjp.linear_jvp(X, W, dX, dW, db)
+    dG = vjp.sqnorm_vjp_jvp(dR)
+    if gauss_newton:
+        # 2JᵀJV = Jᵀ(2JV): the gradient chain run on Ġ = 2Ṙ, with no tangent of the VJP itself.
+        parts = vjp.linear_vjp(dG, X, W, b.shape, need) if dG is not None else (None, None, None)
+    else:
+        G = vjp.sqnorm_vjp(R, out=R)
+        parts = vjp.linear_vjp_jvp(G, dG, X, W, dX, dW, b.shape, need)
+    return dict(zip(ARGUMENTS, parts, strict=True))
+
+
+def hvp(
+    X: ArrayLike, W: ArrayLike, b: ArrayLike, direction: Mapping[str, ArrayLike], wrt: Wrt = None
+) -> dict[str, Array]:
+    """∇²f·V: the directional derivative of ∂f/∂(X, W, b) along V, cross terms included.
+
+    ``direction`` maps argument names to arrays of their shapes, e.g. ``{"W": V}``; the
+    other arguments are held fixed. ``wrt`` (default: the direction's names) must name
+    the same arguments. The result has the same keys and shapes: for V = (Ẋ, Ẇ, ḃ) and
+    G = 2(XW + b), Ġ = 2(ẊW + XẆ + ḃ), it is (ĠWᵀ + GẆᵀ, ẊᵀG + XᵀĠ, 1ₙᵀĠ).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matgrad import affine
+    >>> X, W, b = np.eye(2), np.ones((2, 1)), np.zeros(1)
+    >>> affine.hvp(X, W, b, {"W": np.array([[1.0], [0.0]])})["W"]  # 2XᵀX·V
+    array([[2.],
+           [0.]])
+    """
+    checked = SIGNATURE.validate({"X": X, "W": W, "b": b})
+    tangent, names = second_order.check_direction(checked, direction, wrt)
+    result = evaluate_second_order(checked, tangent, names)
+    return second_order.complete(result, checked, names, next(iter(tangent.values())).dtype)
+
+
+def gauss_newton_product(
+    X: ArrayLike, W: ArrayLike, b: ArrayLike, direction: Mapping[str, ArrayLike], wrt: Wrt = None
+) -> dict[str, Array]:
+    """2JᵀJ·V, with J the Jacobian of R = XW + b: the Hessian without its ⟨2R, d²R⟩ term.
+
+    Positive semi-definite, and equal to :func:`hvp` unless both X and W move (R is
+    bilinear in them). Arguments as in :func:`hvp`; with Ġ = 2(ẊW + XẆ + ḃ) the result
+    is (ĠWᵀ, XᵀĠ, 1ₙᵀĠ).
+    """
+    checked = SIGNATURE.validate({"X": X, "W": W, "b": b})
+    tangent, names = second_order.check_direction(checked, direction, wrt)
+    result = evaluate_second_order(checked, tangent, names, gauss_newton=True)
+    return second_order.complete(result, checked, names, next(iter(tangent.values())).dtype)
+
+
+def hessian(
+    X: ArrayLike,
+    W: ArrayLike,
+    b: ArrayLike,
+    wrt: str | tuple[str, str],
+    *,
+    max_bytes: int = second_order.HESSIAN_MAX_BYTES,
+) -> Array:
+    """∂²f/∂A∂B, dense, of shape A.shape + B.shape, for ``wrt="A"`` or ``wrt=("A", "B")``.
+
+    One :func:`hvp` per entry of B; a result over ``max_bytes`` raises MemoryError (use
+    :func:`hvp`). E.g. ∂²f/∂W² = 2XᵀX ⊗ Iₘ: entry [i, j, k, l] is 2(XᵀX)ᵢₖδⱼₗ.
+    """
+    checked = SIGNATURE.validate({"X": X, "W": W, "b": b})
+    rows, columns = second_order.hessian_pair(wrt, ARGUMENTS)
+
+    def column(direction: dict[str, Array]) -> Array:
+        block = evaluate_second_order(checked, direction, (rows,))[rows]
+        return np.zeros_like(checked[rows]) if block is None else block
+
+    return second_order.dense_hessian(column, checked, rows, columns, max_bytes)

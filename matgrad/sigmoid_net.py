@@ -22,6 +22,21 @@ The chain, read from :func:`evaluate`::
     G_H = G_A ⊙ S ⊙ (1 − S)                          sigmoid_vjp
     (∂f/∂X, ∂f/∂W₁, pre: ∂f/∂b₁) = (G_H W₁ᵀ, XᵀG_H, 1ₙᵀG_H)   linear_vjp
 
+Second order along a direction V (:func:`hvp`): each step's tangent, read from
+:func:`evaluate_second_order` (a dot is the tangent, a missing one is zero)::
+
+    pre: Ḣ = ẊW₁ + XẆ₁ + ḃ₁   post: Ḣ = ẊW₁ + XẆ₁        linear_jvp
+    Ṡ = S ⊙ (1 − S) ⊙ Ḣ                                  sigmoid_jvp
+    post: Ȧ = Ṡ + ḃ₁                                     add_bias_jvp
+    Ṙ = ȦW₂ + AẆ₂ + ḃ₂ − Ẏ                               linear_jvp
+    Ġ_P = 2Ṙ                                             sqnorm_vjp_jvp
+    (Ġ_A, H·V for W₂, b₂) = (Ġ_P W₂ᵀ + G_P Ẇ₂ᵀ, ȦᵀG_P + AᵀĠ_P, 1ₙᵀĠ_P)   linear_vjp_jvp
+    H·V for Y = −Ġ_P;  post: for b₁ = 1ₙᵀĠ_A
+    Ġ_H = Ġ_A ⊙ S ⊙ (1 − S) + G_A ⊙ Ṡ ⊙ (1 − 2S)          sigmoid_vjp_jvp (σ″ = σ′(1 − 2σ))
+    (H·V for X, W₁, pre: b₁) = (Ġ_H W₁ᵀ + G_H Ẇ₁ᵀ, ẊᵀG_H + XᵀĠ_H, 1ₙᵀĠ_H)   linear_vjp_jvp
+
+The Gauss–Newton product 2JᵀJ·V is the gradient chain run on Ġ_P = 2Ṙ alone.
+
 Examples
 --------
 >>> import numpy as np
@@ -41,9 +56,10 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, Literal
 
+import numpy as np
 from numpy.typing import ArrayLike
 
-from matgrad import dispatch, vjp
+from matgrad import dispatch, second_order, vjp
 from matgrad.signature import Arg, Signature
 from matgrad.vjp import Array
 from matgrad.wrt import Wrt, pick, resolve_wrt
@@ -240,3 +256,171 @@ def value_and_grad(
         )
     checked = _validate(values, bias)
     return evaluate(checked, resolve_wrt(wrt, ARGUMENTS), bias=bias)
+
+
+def evaluate_second_order(
+    arrays: Mapping[str, Array],
+    direction: Mapping[str, Array],
+    wrt: tuple[str, ...],
+    *,
+    bias: BiasPlacement = "pre",
+    gauss_newton: bool = False,
+    vjp: ModuleType = vjp,
+) -> dict[str, Array | None]:
+    """The Hessian (or Gauss–Newton matrix 2JᵀJ) applied to ``direction``, for the arguments in ``wrt``.
+
+    Arguments missing from ``direction`` are held fixed (zero tangent). Unchecked, like
+    :func:`evaluate`, so that ``matgrad.symbolic`` proves it on arrays of symbols. A None
+    result is a zero block.
+    """
+    X, Y, W1, b1, W2, b2 = (arrays[name] for name in ARGUMENTS)
+    dX, dY, dW1, db1, dW2, db2 = (direction.get(name) for name in ARGUMENTS)
+    pre = _check_bias(bias) == "pre"
+
+    # Forward and its tangent, step by step.
+    if pre:
+        H = vjp.linear(X, W1, b1)
+        dH = vjp.linear_jvp(X, W1, dX, dW1, db1)
+        S = A = vjp.sigmoid(H, out=H)
+        dS = dA = vjp.sigmoid_jvp(S, dH)
+    else:
+        H = X @ W1
+        dH = vjp.linear_jvp(X, W1, dX, dW1, None)
+        S = vjp.sigmoid(H, out=H)
+        dS = vjp.sigmoid_jvp(S, dH)
+        A = vjp.add_bias(S, b1)
+        dA = vjp.add_bias_jvp(S, dS, db1)
+    R = vjp.linear(A, W2, b2)
+    R -= Y
+    dR = vjp.linear_jvp(A, W2, dA, dW2, db2)
+    if dY is not None:
+        dR = -dY if dR is None else dR - dY
+
+    # Backward and its tangent.
+    results: dict[str, Array | None] = {}
+    G_P = vjp.sqnorm_vjp(R, out=R)
+    dG_P = vjp.sqnorm_vjp_jvp(dR)
+    if "Y" in wrt:
+        results["Y"] = None if dG_P is None else -dG_P
+    need_hidden = any(name in wrt for name in ("X", "W1", "b1"))
+    need = (need_hidden, "W2" in wrt, "b2" in wrt)
+    if gauss_newton:
+        # 2JᵀJV = Jᵀ(2JV): the gradient chain run on Ġ_P = 2Ṙ at the same point, no second-order terms.
+        if dG_P is None:
+            return results
+        dG_A, results["W2"], results["b2"] = vjp.linear_vjp(dG_P, A, W2, b2.shape, need)
+        if not pre and "b1" in wrt:
+            results["b1"] = vjp.add_bias_vjp(dG_A, b1.shape)
+        if dG_A is not None and ("X" in wrt or "W1" in wrt or (pre and "b1" in wrt)):
+            dG_H = vjp.sigmoid_vjp(dG_A, S)
+            results["X"], results["W1"], db1_pre = vjp.linear_vjp(
+                dG_H, X, W1, b1.shape, ("X" in wrt, "W1" in wrt, pre and "b1" in wrt)
+            )
+            if pre:
+                results["b1"] = db1_pre
+        return results
+
+    G_A, _, _ = vjp.linear_vjp(G_P, A, W2, b2.shape, (need_hidden, False, False))
+    dG_A, results["W2"], results["b2"] = vjp.linear_vjp_jvp(G_P, dG_P, A, W2, dA, dW2, b2.shape, need)
+    if not pre and "b1" in wrt:
+        results["b1"] = None if dG_A is None else vjp.add_bias_vjp(dG_A, b1.shape)
+    if "X" in wrt or "W1" in wrt or (pre and "b1" in wrt):
+        G_H = vjp.sigmoid_vjp(G_A, S)
+        dG_H = vjp.sigmoid_vjp_jvp(G_A, dG_A, S, dS)
+        if dG_H is None and dW1 is None and dX is None:
+            return results
+        if dG_H is None:
+            dG_H = np.zeros_like(G_H)
+        results["X"], results["W1"], db1_pre = vjp.linear_vjp_jvp(
+            G_H, dG_H, X, W1, dX, dW1, b1.shape, ("X" in wrt, "W1" in wrt, pre and "b1" in wrt)
+        )
+        if pre:
+            results["b1"] = db1_pre
+    return results
+
+
+def hvp(
+    X: ArrayLike,
+    Y: ArrayLike,
+    W1: ArrayLike,
+    b1: ArrayLike,
+    W2: ArrayLike,
+    b2: ArrayLike,
+    direction: Mapping[str, ArrayLike],
+    *,
+    bias: BiasPlacement = "pre",
+    wrt: Wrt = None,
+) -> dict[str, Array]:
+    """∇²f·V: the directional derivative of the network's gradient along V, cross terms and σ″ included.
+
+    ``direction`` maps argument names to arrays of their shapes, e.g.
+    ``{"W1": V1, "W2": V2}``; the other arguments are held fixed. ``wrt`` (default: the
+    direction's names) must name the same arguments; the result has the same keys and
+    shapes. The chain of tangent steps is in the module docstring; the σ″ = σ′(1 − 2σ)
+    term is G_A ⊙ Ṡ ⊙ (1 − 2S).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matgrad import sigmoid_net
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    >>> W1, b1, W2, b2 = np.ones((3, 4)), np.zeros(4), np.ones((4, 2)), np.zeros(2)
+    >>> Hv = sigmoid_net.hvp(X, Y, W1, b1, W2, b2, {"W2": np.ones((4, 2))})
+    >>> Hv["W2"].shape
+    (4, 2)
+    """
+    checked = _validate({"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}, bias)
+    tangent, names = second_order.check_direction(checked, direction, wrt)
+    result = evaluate_second_order(checked, tangent, names, bias=bias)
+    return second_order.complete(result, checked, names, next(iter(tangent.values())).dtype)
+
+
+def gauss_newton_product(
+    X: ArrayLike,
+    Y: ArrayLike,
+    W1: ArrayLike,
+    b1: ArrayLike,
+    W2: ArrayLike,
+    b2: ArrayLike,
+    direction: Mapping[str, ArrayLike],
+    *,
+    bias: BiasPlacement = "pre",
+    wrt: Wrt = None,
+) -> dict[str, Array]:
+    """2JᵀJ·V, with J the Jacobian of the residual R = Y_p − Y: the Gauss–Newton product.
+
+    Positive semi-definite, what Hessian-free optimisers use: the Hessian without its
+    ⟨2R, d²R⟩ term (no σ″, no cross terms of the products). Arguments as in :func:`hvp`.
+    """
+    checked = _validate({"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}, bias)
+    tangent, names = second_order.check_direction(checked, direction, wrt)
+    result = evaluate_second_order(checked, tangent, names, bias=bias, gauss_newton=True)
+    return second_order.complete(result, checked, names, next(iter(tangent.values())).dtype)
+
+
+def hessian(
+    X: ArrayLike,
+    Y: ArrayLike,
+    W1: ArrayLike,
+    b1: ArrayLike,
+    W2: ArrayLike,
+    b2: ArrayLike,
+    *,
+    wrt: str | tuple[str, str],
+    bias: BiasPlacement = "pre",
+    max_bytes: int = second_order.HESSIAN_MAX_BYTES,
+) -> Array:
+    """∂²f/∂A∂B, dense, of shape A.shape + B.shape, for ``wrt="A"`` or ``wrt=("A", "B")``.
+
+    One :func:`hvp` per entry of B; a result over ``max_bytes`` raises MemoryError (use
+    :func:`hvp`).
+    """
+    checked = _validate({"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}, bias)
+    rows, columns = second_order.hessian_pair(wrt, ARGUMENTS)
+
+    def column(direction: dict[str, Array]) -> Array:
+        block = evaluate_second_order(checked, direction, (rows,), bias=bias)[rows]
+        return np.zeros_like(checked[rows]) if block is None else block
+
+    return second_order.dense_hessian(column, checked, rows, columns, max_bytes)

@@ -1,8 +1,14 @@
-"""Layer rules: forward maps and their vector-Jacobian products (VJPs).
+"""Layer rules: forward maps, their vector-Jacobian products (VJPs) and tangents.
 
 Each VJP takes the upstream gradient G = ∂f/∂(output) and returns ∂f/∂(input) for
 the inputs that are asked for; an objective's gradient is a chain of these calls.
 Layout convention: ∂f/∂A has the shape of A.
+
+Second order, forward over reverse: beside each rule stands its tangent along a
+direction. ``*_jvp`` is the tangent of a forward map (Ż from the inputs' tangents) and
+``*_vjp_jvp`` the tangent of its VJP (Ġ_in from G, Ġ and the inputs' tangents); an
+objective's Hessian-vector product is the gradient chain run again with these. A tangent
+given as None is zero and costs nothing.
 
 All functions are pure (they never modify their arguments, only a buffer given as
 ``out``) and run unchanged on numpy object arrays of sympy expressions, which is how
@@ -25,13 +31,19 @@ Array = NDArray[Any]
 
 __all__ = [
     "add_bias",
+    "add_bias_jvp",
     "add_bias_vjp",
     "linear",
+    "linear_jvp",
     "linear_vjp",
+    "linear_vjp_jvp",
     "sigmoid",
+    "sigmoid_jvp",
     "sigmoid_vjp",
+    "sigmoid_vjp_jvp",
     "sqnorm",
     "sqnorm_vjp",
+    "sqnorm_vjp_jvp",
 ]
 
 
@@ -103,3 +115,71 @@ def sqnorm(R: Array) -> Any:
 def sqnorm_vjp(R: Array, *, out: Array | None = None) -> Array:
     """∂/∂R ‖R‖²_F = 2R.  R: (n,m).  ``out`` may be R itself, when the caller owns R and needs it no more."""
     return np.multiply(R, 2, out=out)
+
+
+# Tangents (forward mode) and tangents of the VJPs (second order).
+
+
+def _sum(*terms: Array | None) -> Array | None:
+    """The sum of the terms that are not None (None: a zero tangent); None if all are."""
+    present = [t for t in terms if t is not None]
+    if not present:
+        return None
+    total: Array = present[0]
+    for term in present[1:]:
+        total = total + term
+    return total
+
+
+def linear_jvp(X: Array, W: Array, dX: Array | None, dW: Array | None, db: Array | None) -> Array | None:
+    """d(XW + b) = ẊW + XẆ + ḃ.  Ẋ: (n,k), Ẇ: (k,m), ḃ broadcast over rows; None is zero."""
+    return _sum(None if dX is None else dX @ W, None if dW is None else X @ dW, db)
+
+
+def add_bias_jvp(S: Array, dS: Array | None, db: Array | None) -> Array | None:
+    """d(S + b) = Ṡ + 1ₙḃᵀ.  S, Ṡ: (n,h); ḃ broadcast over rows; None is zero."""
+    if dS is None and db is not None:
+        spread: Array = db + 0 * S  # a row tangent must still have S's shape (n, h)
+        return spread
+    return _sum(dS, db)
+
+
+def sigmoid_jvp(S: Array, dH: Array | None) -> Array | None:
+    """dσ(H) = S ⊙ (1 − S) ⊙ Ḣ, from the saved S = σ(H).  S, Ḣ: (n,h)."""
+    return None if dH is None else dH * S * (1 - S)
+
+
+def sqnorm_vjp_jvp(dR: Array | None) -> Array | None:
+    """d(2R) = 2Ṙ, the tangent of ∂/∂R ‖R‖²_F.  Ṙ: (n,m)."""
+    return None if dR is None else 2 * dR
+
+
+def sigmoid_vjp_jvp(G: Array, dG: Array | None, S: Array, dS: Array | None) -> Array | None:
+    """d(G ⊙ σ′(H)) = Ġ ⊙ S ⊙ (1 − S) + G ⊙ Ṡ ⊙ (1 − 2S), since σ″ = σ′(1 − 2σ).  All (n,h)."""
+    first = None if dG is None else dG * S * (1 - S)
+    second = None if dS is None else G * dS * (1 - 2 * S)
+    return _sum(first, second)
+
+
+def linear_vjp_jvp(
+    G: Array,
+    dG: Array | None,
+    X: Array,
+    W: Array,
+    dX: Array | None,
+    dW: Array | None,
+    bias_shape: tuple[int, ...],
+    need: tuple[bool, bool, bool],
+) -> tuple[Array | None, Array | None, Array | None]:
+    """d(GWᵀ, XᵀG, 1ₙᵀG) = (ĠWᵀ + GẆᵀ, ẊᵀG + XᵀĠ, 1ₙᵀĠ).  G: (n,m), X: (n,k), W: (k,m).
+
+    The VJP is bilinear in G and (X, W), so its tangent is the VJP of Ġ plus the VJP of G
+    with the tangents (Ẋ, Ẇ) in place of (X, W). ``need`` as in :func:`linear_vjp`.
+    """
+    need_X, need_W, need_b = need
+    dGX = dGW = dGb = None
+    if dG is not None:
+        dGX, dGW, dGb = linear_vjp(dG, X, W, bias_shape, need)
+    cross_X = G @ dW.T if need_X and dW is not None else None
+    cross_W = dX.T @ G if need_W and dX is not None else None
+    return _sum(dGX, cross_X), _sum(dGW, cross_W), dGb if need_b else None

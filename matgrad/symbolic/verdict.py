@@ -19,6 +19,7 @@ def method_name(method: str, rules: ModuleType | None) -> str:
         return method
     return method + ARRAY_API
 
+
 _SHOWN_CHARACTERS = 240
 
 
