@@ -152,6 +152,11 @@ def value_and_grad(
     return evaluate(checked, resolve_wrt(wrt, ARGUMENTS))
 
 
+def residual(arrays: Mapping[str, Array], *, vjp: ModuleType = vjp) -> Array:
+    """R = XW + b, the residual with f = ‖R‖²_F (the Gauss–Newton matrix is 2JᵀJ, J its Jacobian)."""
+    return vjp.linear(arrays["X"], arrays["W"], arrays["b"])  # type: ignore[no-any-return]
+
+
 def evaluate_second_order(
     arrays: Mapping[str, Array],
     direction: Mapping[str, Array],
@@ -169,7 +174,7 @@ def evaluate_second_order(
     X, W, b = arrays["X"], arrays["W"], arrays["b"]
     dX, dW, db = (direction.get(name) for name in ARGUMENTS)
     need = ("X" in wrt, "W" in wrt, "b" in wrt)
-    R = vjp.linear(X, W, b)
+    R = residual(arrays, vjp=vjp)
     dR = vjp.linear_jvp(X, W, dX, dW, db)
     dG = vjp.sqnorm_vjp_jvp(dR)
     if gauss_newton:

@@ -45,6 +45,23 @@ class Gradient:
 
 
 @dataclass(frozen=True)
+class SecondOrder:
+    """The closed forms of the second derivative along a direction V: ∇²f·V and 2JᵀJ·V.
+
+    ``tangent_latex``/``tangent_text`` define the dotted quantities (Ṙ, Δ̇, ...): each is
+    the tangent of the undotted one along V. ``hvp`` and ``gauss_newton`` hold, per
+    argument, the block of the product for that argument (a :class:`Gradient` each).
+    """
+
+    tangent_latex: str
+    tangent_text: str
+    hvp: Mapping[str, Gradient]
+    gauss_newton: Mapping[str, Gradient]
+    gauss_newton_where_latex: str = ""
+    gauss_newton_where_text: str = ""
+
+
+@dataclass(frozen=True)
 class Objective:
     """One objective: code, shapes, formulas and derivation, in one place."""
 
@@ -58,6 +75,8 @@ class Objective:
     where_text: str
     gradients: Mapping[str, Gradient]
     derivation: str
+    second_order: SecondOrder
+    second_order_derivation: str
     sample_sizes: tuple[Mapping[str, int], ...] = field(default=())
 
     @property
@@ -90,6 +109,51 @@ class Objective:
         return self.module.evaluate(  # type: ignore[no-any-return]
             arrays, resolve_wrt(wrt, self.arguments), with_value=with_value, **chosen, **self.options
         )
+
+    def evaluate_second_order(
+        self,
+        arrays: Mapping[str, Array],
+        direction: Mapping[str, Array],
+        wrt: Wrt = None,
+        *,
+        gauss_newton: bool = False,
+        rules: ModuleType | None = None,
+    ) -> dict[str, Array | None]:
+        """Run the objective's unchecked second-order core: ∇²f·V (or 2JᵀJ·V) for ``wrt``.
+
+        ``wrt`` defaults to the direction's names; a None block is zero. Also runs on object
+        arrays of sympy symbols, which is how ``matgrad.symbolic`` proves it.
+        """
+        chosen = {} if rules is None else {"vjp": rules}
+        names = tuple(direction) if wrt is None else resolve_wrt(wrt, self.arguments)
+        return self.module.evaluate_second_order(  # type: ignore[no-any-return]
+            arrays, direction, names, gauss_newton=gauss_newton, **chosen, **self.options
+        )
+
+    def residual(self, arrays: Mapping[str, Array], *, rules: ModuleType | None = None) -> Array:
+        """The residual R with f = ‖R‖²_F, from the module's own forward pass (unchecked, runs on symbols)."""
+        chosen = {} if rules is None else {"vjp": rules}
+        return self.module.residual(arrays, **chosen, **self.options)  # type: ignore[no-any-return]
+
+    def hvp(
+        self, arrays: Mapping[str, Any], direction: Mapping[str, Any], wrt: Wrt = None
+    ) -> dict[str, Array]:
+        """The public, input-checking ``hvp`` of the module, with this entry's options."""
+        return self.module.hvp(  # type: ignore[no-any-return]
+            **arrays, direction=direction, wrt=wrt, **self.options
+        )
+
+    def gauss_newton_product(
+        self, arrays: Mapping[str, Any], direction: Mapping[str, Any], wrt: Wrt = None
+    ) -> dict[str, Array]:
+        """The public ``gauss_newton_product`` of the module, with this entry's options."""
+        return self.module.gauss_newton_product(  # type: ignore[no-any-return]
+            **arrays, direction=direction, wrt=wrt, **self.options
+        )
+
+    def hessian(self, arrays: Mapping[str, Any], wrt: str | tuple[str, str]) -> Array:
+        """The public, dense ``hessian`` of the module, with this entry's options."""
+        return self.module.hessian(**arrays, wrt=wrt, **self.options)  # type: ignore[no-any-return]
 
     def value_and_grad(self, arrays: Mapping[str, Any], wrt: Wrt = None) -> tuple[Any, dict[str, Array]]:
         """The public, input-checking ``value_and_grad`` of the module, with this entry's options."""
@@ -129,6 +193,83 @@ def _shared_net_gradients(A_latex: str, A_text: str) -> dict[str, Gradient]:
     }
 
 
+def _net_second_order(post: bool) -> SecondOrder:
+    """∇²f·V and 2JᵀJ·V of the network; ``post``: bias after σ (A = S + b₁)."""
+    A, A_text = (r"A", "A") if post else (r"S", "S")
+    if post:
+        tangent_latex = (
+            r"\dot H = \dot X W_1 + X \dot W_1,\quad \dot S = S \odot (1 - S) \odot \dot H,\quad "
+            r"\dot A = \dot S + \dot b_1,\quad \dot R = \dot A W_2 + A \dot W_2 + \dot b_2 - \dot Y,\quad "
+        )
+        tangent_text = "Ḣ = ẊW₁ + XẆ₁, Ṡ = S ⊙ (1 − S) ⊙ Ḣ, Ȧ = Ṡ + ḃ₁, Ṙ = ȦW₂ + AẆ₂ + ḃ₂ − Ẏ, "
+    else:
+        tangent_latex = (
+            r"\dot H = \dot X W_1 + X \dot W_1 + \dot b_1,\quad \dot S = S \odot (1 - S) \odot \dot H,\quad "
+            r"\dot R = \dot S W_2 + S \dot W_2 + \dot b_2 - \dot Y,\quad "
+        )
+        tangent_text = "Ḣ = ẊW₁ + XẆ₁ + ḃ₁, Ṡ = S ⊙ (1 − S) ⊙ Ḣ, Ṙ = ṠW₂ + SẆ₂ + ḃ₂ − Ẏ, "
+    tangent_latex += (
+        r"\dot\Delta = (\dot R W_2^\top + R \dot W_2^\top) \odot S \odot (1 - S) "
+        r"+ (R W_2^\top) \odot \dot S \odot (1 - 2S)"
+    )
+    tangent_text += "Δ̇ = (ṘW₂ᵀ + RẆ₂ᵀ) ⊙ S ⊙ (1 − S) + (RW₂ᵀ) ⊙ Ṡ ⊙ (1 − 2S)"
+    dot_A = r"\dot A" if post else r"\dot S"
+    dot_A_text = "Ȧ" if post else "Ṡ"
+    hvp = {
+        "X": Gradient("X", r"2\,\dot\Delta W_1^\top + 2\,\Delta \dot W_1^\top", "2Δ̇W₁ᵀ + 2ΔẆ₁ᵀ"),
+        "Y": Gradient("Y", r"-2\dot R", "−2Ṙ"),
+        "W1": Gradient("W1", r"2\,\dot X^\top \Delta + 2\,X^\top \dot\Delta", "2ẊᵀΔ + 2XᵀΔ̇"),
+        "W2": Gradient("W2", rf"2\,{dot_A}^\top R + 2\,{A}^\top \dot R", f"2{dot_A_text}ᵀR + 2{A_text}ᵀṘ"),
+        "b2": Gradient("b2", r"2\dot R", "2Ṙ", r"2\,\mathbf{1}_n^\top \dot R", "2·1ₙᵀṘ"),
+        "b1": (
+            Gradient(
+                "b1",
+                r"2\dot R W_2^\top + 2R \dot W_2^\top",
+                "2ṘW₂ᵀ + 2RẆ₂ᵀ",
+                r"2\,\mathbf{1}_n^\top (\dot R W_2^\top + R \dot W_2^\top)",
+                "2·1ₙᵀ(ṘW₂ᵀ + RẆ₂ᵀ)",
+            )
+            if post
+            else Gradient("b1", r"2\dot\Delta", "2Δ̇", r"2\,\mathbf{1}_n^\top \dot\Delta", "2·1ₙᵀΔ̇")
+        ),
+    }
+    gauss_newton = {
+        "X": Gradient("X", r"2\,\dot\Delta_J W_1^\top", "2Δ̇_J W₁ᵀ"),
+        "Y": Gradient("Y", r"-2\dot R", "−2Ṙ"),
+        "W1": Gradient("W1", r"2\,X^\top \dot\Delta_J", "2XᵀΔ̇_J"),
+        "W2": Gradient("W2", rf"2\,{A}^\top \dot R", f"2{A_text}ᵀṘ"),
+        "b2": Gradient("b2", r"2\dot R", "2Ṙ", r"2\,\mathbf{1}_n^\top \dot R", "2·1ₙᵀṘ"),
+        "b1": (
+            Gradient("b1", r"2\dot R W_2^\top", "2ṘW₂ᵀ", r"2\,\mathbf{1}_n^\top \dot R W_2^\top", "2·1ₙᵀṘW₂ᵀ")
+            if post
+            else Gradient("b1", r"2\dot\Delta_J", "2Δ̇_J", r"2\,\mathbf{1}_n^\top \dot\Delta_J", "2·1ₙᵀΔ̇_J")
+        ),
+    }
+    return SecondOrder(
+        tangent_latex=tangent_latex,
+        tangent_text=tangent_text,
+        hvp=hvp,
+        gauss_newton=gauss_newton,
+        gauss_newton_where_latex=r"\dot\Delta_J = (\dot R W_2^\top) \odot S \odot (1 - S)",
+        gauss_newton_where_text="Δ̇_J = (ṘW₂ᵀ) ⊙ S ⊙ (1 − S)",
+    )
+
+
+_AFFINE_SECOND_ORDER = SecondOrder(
+    tangent_latex=r"\dot R = \dot X W + X \dot W + \dot b",
+    tangent_text="Ṙ = ẊW + XẆ + ḃ",
+    hvp={
+        "X": Gradient("X", r"2\dot R W^\top + 2R \dot W^\top", "2ṘWᵀ + 2RẆᵀ"),
+        "W": Gradient("W", r"2\dot X^\top R + 2X^\top \dot R", "2ẊᵀR + 2XᵀṘ"),
+        "b": Gradient("b", r"2\dot R", "2Ṙ", r"2\,\mathbf{1}_n^\top \dot R", "2·1ₙᵀṘ"),
+    },
+    gauss_newton={
+        "X": Gradient("X", r"2\dot R W^\top", "2ṘWᵀ"),
+        "W": Gradient("W", r"2X^\top \dot R", "2XᵀṘ"),
+        "b": Gradient("b", r"2\dot R", "2Ṙ", r"2\,\mathbf{1}_n^\top \dot R", "2·1ₙᵀṘ"),
+    },
+)
+
 _NET_SIZES: tuple[Mapping[str, int], ...] = (
     {"n": 1, "d": 1, "h": 1, "o": 1},
     {"n": 4, "d": 3, "h": 5, "o": 2},
@@ -151,6 +292,8 @@ OBJECTIVES: tuple[Objective, ...] = (
             "b": Gradient("b", r"2(XW + b)", "2(XW + b)", r"2\,\mathbf{1}_n^\top(XW + b)", "2·1ₙᵀ(XW + b)"),
         },
         derivation="derivations/affine.md",
+        second_order=_AFFINE_SECOND_ORDER,
+        second_order_derivation="derivations/second_order.md#affine",
         sample_sizes=({"n": 1, "k": 1, "m": 1}, {"n": 5, "k": 3, "m": 2}, {"n": 2, "k": 4, "m": 3}),
     ),
     Objective(
@@ -167,6 +310,8 @@ OBJECTIVES: tuple[Objective, ...] = (
             "b1": Gradient("b1", r"2\,\Delta", "2Δ", r"2\,\mathbf{1}_n^\top \Delta", "2·1ₙᵀΔ"),
         },
         derivation="derivations/sigmoid_net.md",
+        second_order=_net_second_order(post=False),
+        second_order_derivation="derivations/second_order.md#sigmoid-net-bias-pre",
         sample_sizes=_NET_SIZES,
     ),
     Objective(
@@ -183,6 +328,8 @@ OBJECTIVES: tuple[Objective, ...] = (
             "b1": Gradient("b1", r"2RW_2^\top", "2RW₂ᵀ", r"2\,\mathbf{1}_n^\top R W_2^\top", "2·1ₙᵀRW₂ᵀ"),
         },
         derivation="derivations/sigmoid_net.md",
+        second_order=_net_second_order(post=True),
+        second_order_derivation="derivations/second_order.md#sigmoid-net-bias-post",
         sample_sizes=_NET_SIZES,
     ),
 )

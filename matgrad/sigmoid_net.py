@@ -86,6 +86,29 @@ def _check_bias(bias: str) -> BiasPlacement:
     return bias
 
 
+def forward(
+    arrays: Mapping[str, Array], *, bias: BiasPlacement = "pre", vjp: ModuleType = vjp
+) -> tuple[Array, Array, Array]:
+    """(S, A, R): the forward pass, saving what the backward pass reuses; R = AW₂ + b₂ − Y."""
+    X, Y, W1, b1, W2, b2 = (arrays[name] for name in ARGUMENTS)
+    # σ is computed in place: the pre-activation is ours and needed no more.
+    if _check_bias(bias) == "pre":
+        H = vjp.linear(X, W1, b1)
+        S = A = vjp.sigmoid(H, out=H)
+    else:
+        H = X @ W1
+        S = vjp.sigmoid(H, out=H)
+        A = vjp.add_bias(S, b1)
+    R = vjp.linear(A, W2, b2)
+    R -= Y
+    return S, A, R
+
+
+def residual(arrays: Mapping[str, Array], *, bias: BiasPlacement = "pre", vjp: ModuleType = vjp) -> Array:
+    """R = Y_p − Y, whose squared norm is f (the Gauss–Newton matrix is 2JᵀJ of its Jacobian J)."""
+    return forward(arrays, bias=bias, vjp=vjp)[2]
+
+
 def evaluate(
     arrays: Mapping[str, Array],
     wrt: tuple[str, ...],
@@ -100,20 +123,10 @@ def evaluate(
     also runs on object arrays of sympy symbols (``matgrad.symbolic`` proves it so).
     ``vjp`` holds the layer rules: :mod:`matgrad.vjp` (numpy) or :mod:`matgrad.generic_vjp`.
     """
-    X, Y, W1, b1, W2, b2 = (arrays[name] for name in ARGUMENTS)
+    X, W1, b1, W2, b2 = (arrays[name] for name in ("X", "W1", "b1", "W2", "b2"))
     pre = _check_bias(bias) == "pre"
 
-    # Forward, saving what the backward pass reuses.
-    # σ is computed in place: the pre-activation is ours and needed no more.
-    if pre:
-        H = vjp.linear(X, W1, b1)
-        S = A = vjp.sigmoid(H, out=H)
-    else:
-        H = X @ W1
-        S = vjp.sigmoid(H, out=H)
-        A = vjp.add_bias(S, b1)
-    R = vjp.linear(A, W2, b2)
-    R -= Y
+    S, A, R = forward(arrays, bias=bias, vjp=vjp)
     value = vjp.sqnorm(R) if with_value else None
 
     if not wrt:
@@ -273,25 +286,15 @@ def evaluate_second_order(
     :func:`evaluate`, so that ``matgrad.symbolic`` proves it on arrays of symbols. A None
     result is a zero block.
     """
-    X, Y, W1, b1, W2, b2 = (arrays[name] for name in ARGUMENTS)
+    X, W1, b1, W2, b2 = (arrays[name] for name in ("X", "W1", "b1", "W2", "b2"))
     dX, dY, dW1, db1, dW2, db2 = (direction.get(name) for name in ARGUMENTS)
     pre = _check_bias(bias) == "pre"
 
-    # Forward and its tangent, step by step.
-    if pre:
-        H = vjp.linear(X, W1, b1)
-        dH = vjp.linear_jvp(X, W1, dX, dW1, db1)
-        S = A = vjp.sigmoid(H, out=H)
-        dS = dA = vjp.sigmoid_jvp(S, dH)
-    else:
-        H = X @ W1
-        dH = vjp.linear_jvp(X, W1, dX, dW1, None)
-        S = vjp.sigmoid(H, out=H)
-        dS = vjp.sigmoid_jvp(S, dH)
-        A = vjp.add_bias(S, b1)
-        dA = vjp.add_bias_jvp(S, dS, db1)
-    R = vjp.linear(A, W2, b2)
-    R -= Y
+    # Forward, then its tangent step by step.
+    S, A, R = forward(arrays, bias=bias, vjp=vjp)
+    dH = vjp.linear_jvp(X, W1, dX, dW1, db1 if pre else None)
+    dS = vjp.sigmoid_jvp(S, dH)
+    dA = dS if pre else vjp.add_bias_jvp(S, dS, db1)
     dR = vjp.linear_jvp(A, W2, dA, dW2, db2)
     if dY is not None:
         dR = -dY if dR is None else dR - dY

@@ -12,6 +12,17 @@ ALL_SIZES = "all sizes"
 #: Appended to the method of a proof of the array API path (matgrad.generic_vjp).
 ARRAY_API = ", array API"
 
+#: What a verdict proves: the gradient, the Hessian applied to a direction, or the Gauss–Newton product.
+GRADIENT = "gradient"
+HVP = "hvp"
+GAUSS_NEWTON = "gauss_newton"
+_QUANTITY_LABELS = {GRADIENT: "∂f/∂{}", HVP: "(∇²f·V)_{}", GAUSS_NEWTON: "(2JᵀJ·V)_{}"}
+
+
+def quantity_label(quantity: str, argument: str) -> str:
+    """How a verdict names what it proves, e.g. '∂f/∂W', '(∇²f·V)_W', '(2JᵀJ·V)_W'."""
+    return _QUANTITY_LABELS[quantity].format(argument)
+
 
 def method_name(method: str, rules: ModuleType | None) -> str:
     """``method``, marked as a proof of the array API path unless ``rules`` is None or matgrad.vjp."""
@@ -91,6 +102,12 @@ class Verdict:
     counterexample: Counterexample | None = None
     diagnosis: str | None = None
     note: str | None = None
+    quantity: str = GRADIENT
+
+    @property
+    def label(self) -> str:
+        """What is proven, e.g. '∂f/∂W' or '(∇²f·V)_W'."""
+        return quantity_label(self.quantity, self.argument)
 
     @property
     def status(self) -> str:
@@ -101,7 +118,7 @@ class Verdict:
 
     def __str__(self) -> str:
         text = (
-            f"{self.objective} ∂f/∂{self.argument}: {self.status} at {self.method} "
+            f"{self.objective} {self.label}: {self.status} at {self.method} "
             f"[{self.shapes}] in {self.seconds:.2f} s"
         )
         if self.diagnosis:
@@ -116,6 +133,7 @@ class Verdict:
         return {
             "objective": self.objective,
             "argument": self.argument,
+            "quantity": self.quantity,
             "method": self.method,
             "shapes": self.shapes,
             "proven": self.proven,
@@ -138,6 +156,7 @@ class Ledger:
     counterexamples: dict[str, Counterexample] = field(default_factory=dict)
     diagnoses: dict[str, str | None] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    quantity: str = GRADIENT
 
     def settled(self, argument: str) -> bool:
         """Whether ``argument`` has already failed, so further cases need not run."""
@@ -158,6 +177,7 @@ class Ledger:
                 counterexample=self.counterexamples.get(name),
                 diagnosis=self.diagnoses.get(name),
                 note=self.notes.get(name),
+                quantity=self.quantity,
             )
             for name in self.arguments
         }
