@@ -78,6 +78,8 @@ class Objective:
     second_order: SecondOrder
     second_order_derivation: str
     sample_sizes: tuple[Mapping[str, int], ...] = field(default=())
+    # A second-order proof grows with the square of the number of entries: smaller shapes.
+    second_order_sizes: tuple[Mapping[str, int], ...] = field(default=())
 
     @property
     def name(self) -> str:
@@ -275,6 +277,12 @@ _NET_SIZES: tuple[Mapping[str, int], ...] = (
     {"n": 4, "d": 3, "h": 5, "o": 2},
     {"n": 2, "d": 3, "h": 2, "o": 3},
 )
+# n, d, h distinct in one, h and o in the other: a transposed step cannot run by coincidence of shapes.
+_NET_SECOND_ORDER_SIZES: tuple[Mapping[str, int], ...] = (
+    {"n": 1, "d": 1, "h": 1, "o": 1},
+    {"n": 2, "d": 3, "h": 2, "o": 3},
+    {"n": 3, "d": 2, "h": 4, "o": 1},
+)
 
 OBJECTIVES: tuple[Objective, ...] = (
     Objective(
@@ -295,6 +303,7 @@ OBJECTIVES: tuple[Objective, ...] = (
         second_order=_AFFINE_SECOND_ORDER,
         second_order_derivation="derivations/second_order.md#affine",
         sample_sizes=({"n": 1, "k": 1, "m": 1}, {"n": 5, "k": 3, "m": 2}, {"n": 2, "k": 4, "m": 3}),
+        second_order_sizes=({"n": 1, "k": 1, "m": 1}, {"n": 5, "k": 3, "m": 2}, {"n": 2, "k": 4, "m": 3}),
     ),
     Objective(
         id="sigmoid_net.pre",
@@ -313,6 +322,7 @@ OBJECTIVES: tuple[Objective, ...] = (
         second_order=_net_second_order(post=False),
         second_order_derivation="derivations/second_order.md#sigmoid-net-bias-pre",
         sample_sizes=_NET_SIZES,
+        second_order_sizes=_NET_SECOND_ORDER_SIZES,
     ),
     Objective(
         id="sigmoid_net.post",
@@ -331,6 +341,7 @@ OBJECTIVES: tuple[Objective, ...] = (
         second_order=_net_second_order(post=True),
         second_order_derivation="derivations/second_order.md#sigmoid-net-bias-post",
         sample_sizes=_NET_SIZES,
+        second_order_sizes=_NET_SECOND_ORDER_SIZES,
     ),
 )
 

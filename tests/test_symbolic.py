@@ -13,7 +13,7 @@ from matgrad.registry import OBJECTIVES
 from matgrad.signature import BIAS_KINDS
 from matgrad.symbolic import check_function, symbol_arrays, verify
 from matgrad.symbolic.concrete import ExactGradient, cases
-from matgrad.symbolic.verdict import ALL_SIZES, ARRAY_API, CONCRETE
+from matgrad.symbolic.verdict import ALL_SIZES, ARRAY_API, CONCRETE, GAUSS_NEWTON, GRADIENT, HVP
 
 # The numpy path and the array API path (matgrad.generic_vjp) are both proven.
 METHODS = (CONCRETE, ALL_SIZES, CONCRETE + ARRAY_API, ALL_SIZES + ARRAY_API)
@@ -21,7 +21,16 @@ METHODS = (CONCRETE, ALL_SIZES, CONCRETE + ARRAY_API, ALL_SIZES + ARRAY_API)
 
 @pytest.fixture(scope="module")
 def verdicts():
-    return {(v.objective, v.argument, v.method): v for v in verify()}
+    return {(v.objective, v.quantity, v.argument, v.method): v for v in verify()}
+
+
+@pytest.mark.parametrize("quantity", [HVP, GAUSS_NEWTON])
+@pytest.mark.parametrize("objective", objective_cases())
+def test_every_second_order_product_is_proven(verdicts, objective, quantity):
+    for name in objective.arguments:
+        verdict = verdicts[objective.id, quantity, name, CONCRETE]
+        assert verdict.proven, str(verdict)
+        assert verdict.counterexample is None and verdict.note is None
 
 
 def proof_cases() -> list:
@@ -35,13 +44,15 @@ def proof_cases() -> list:
 
 @pytest.mark.parametrize(("objective_id", "argument", "method"), proof_cases())
 def test_every_gradient_is_proven(verdicts, objective_id, argument, method):
-    verdict = verdicts[objective_id, argument, method]
+    verdict = verdicts[objective_id, GRADIENT, argument, method]
     assert verdict.proven, str(verdict)
     assert verdict.counterexample is None and verdict.note is None
 
 
 def test_verify_gives_exactly_one_verdict_per_argument_and_method(verdicts):
-    expected = {(o.id, name, method) for o in OBJECTIVES for name in o.arguments for method in METHODS}
+    expected = {
+        (o.id, GRADIENT, name, method) for o in OBJECTIVES for name in o.arguments for method in METHODS
+    } | {(o.id, q, name, CONCRETE) for o in OBJECTIVES for name in o.arguments for q in (HVP, GAUSS_NEWTON)}
     assert set(verdicts) == expected
 
 
@@ -90,7 +101,7 @@ WRONG_RULES = [
 def test_a_wrong_vjp_rule_fails_both_proofs(monkeypatch, rules, objective_id, rule, wrong, broken):
     """A wrong rule in one path fails both proofs of that path, and only of that path."""
     monkeypatch.setattr(rules, rule, wrong)
-    for verdict in verify(objective_id):
+    for verdict in verify(objective_id, second_order=False):
         of_this_path = verdict.method.endswith(ARRAY_API) == (rules is generic_vjp)
         assert verdict.proven == (verdict.argument not in broken or not of_this_path), str(verdict)
         if not verdict.proven:
@@ -99,7 +110,7 @@ def test_a_wrong_vjp_rule_fails_both_proofs(monkeypatch, rules, objective_id, ru
 
 def test_a_wrong_rule_is_diagnosed_in_the_concrete_proof(monkeypatch):
     monkeypatch.setattr(vjp, "sqnorm_vjp", lambda R, **buffers: -2 * R)
-    concrete = [v for v in verify("affine") if v.method == CONCRETE]
+    concrete = [v for v in verify("affine", second_order=False) if v.method == CONCRETE]
     assert {v.diagnosis for v in concrete} == {"sign flipped"}
 
 

@@ -15,22 +15,31 @@ def test_verify_prints_a_table_of_proven_verdicts(capsys):
     assert main(["verify", "--objective", "affine"]) == 0
     out = capsys.readouterr().out
     header, *lines = out.splitlines()
-    assert header.split() == ["objective", "argument", "method", "shapes", "verdict", "seconds"]
+    assert header.split() == ["objective", "formula", "method", "shapes", "verdict", "seconds"]
     rows = [line for line in lines if line.startswith("affine")]
-    assert len(rows) == 4 * len(get_objective("affine").arguments)  # numpy path and array API path
+    # Per argument: gradient on the numpy and array API paths, ∇²f·V and 2JᵀJ·V.
+    assert len(rows) == 6 * len(get_objective("affine").arguments)
     assert all("proven" in row for row in rows)
-    assert sum("all sizes" in row for row in rows) == sum("concrete shapes" in row for row in rows) == 6
+    assert sum("all sizes" in row for row in rows) == 6
+    assert sum("concrete shapes" in row for row in rows) == 12
     assert sum("array API" in row for row in rows) == 6
-    assert "12 proofs, 12 proven, 0 failed" in out
+    assert sum("(∇²f·V)_" in row for row in rows) == sum("(2JᵀJ·V)_" in row for row in rows) == 3
+    assert "18 proofs, 18 proven, 0 failed" in out
 
 
 def test_verify_json_lists_every_verdict(capsys):
     assert main(["verify", "--json", "--objective", "affine"]) == 0
     verdicts = json.loads(capsys.readouterr().out)
-    assert {(v["argument"], v["method"]) for v in verdicts} == {
-        (name, method)
+    gradient_methods = ("concrete shapes", "all sizes", "concrete shapes, array API", "all sizes, array API")
+    assert {(v["quantity"], v["argument"], v["method"]) for v in verdicts} == {
+        (quantity, name, method)
         for name in get_objective("affine").arguments
-        for method in ("concrete shapes", "all sizes", "concrete shapes, array API", "all sizes, array API")
+        for quantity, methods in (
+            ("gradient", gradient_methods),
+            ("hvp", ("concrete shapes",)),
+            ("gauss_newton", ("concrete shapes",)),
+        )
+        for method in methods
     }
     assert all(v["proven"] and v["objective"] == "affine" for v in verdicts)
 
@@ -43,7 +52,11 @@ def test_verify_exits_nonzero_and_explains_when_a_formula_is_wrong(monkeypatch, 
     assert main(["verify", "--json", "--objective", "affine"]) == 1
     verdicts = json.loads(capsys.readouterr().out)
     # The numpy path is wrong; the array API path (its own rules) stays proven.
-    assert all(v["proven"] == v["method"].endswith("array API") for v in verdicts)
+    gradients = [v for v in verdicts if v["quantity"] == "gradient"]
+    assert all(v["proven"] == v["method"].endswith("array API") for v in gradients)
+    # ∇²f·V reuses G = 2R in its cross terms (X and W); the Gauss–Newton product does not use G.
+    hvp = {v["argument"]: v["proven"] for v in verdicts if v["quantity"] == "hvp"}
+    assert hvp == {"X": False, "W": False, "b": True}
 
 
 def test_verify_rejects_an_unknown_objective(capsys):

@@ -7,10 +7,13 @@ import json
 import sys
 import time
 
-HELP = "prove every gradient formula exactly with sympy, at concrete shapes and at all sizes"
+HELP = (
+    "prove every gradient formula exactly with sympy, at concrete shapes and at all sizes, "
+    "and every Hessian-vector and Gauss–Newton product"
+)
 EPILOG = "exit status: 0 every proof holds; 1 a proof failed or is undecided; 2 bad input (unknown objective)"
 
-_COLUMNS = ("objective", "argument", "method", "shapes", "verdict", "seconds")
+_COLUMNS = ("objective", "formula", "method", "shapes", "verdict", "seconds")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     rows = [
         {
             "objective": v.objective,
-            "argument": v.argument,
+            "formula": v.label,
             "method": v.method,
             "shapes": v.shapes,
             "verdict": "proven" if v.proven else "FAILED",
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{len(verdicts)} proofs, {len(verdicts) - len(failed)} proven, {len(failed)} failed, "
         f"in {seconds:.1f} s. concrete shapes: exact at each shape listed; "
-        "all sizes: exact with the sizes as symbols; array API: the path for torch, CuPy, JAX, ... arrays."
+        "all sizes: exact with the sizes as symbols; array API: the path for torch, CuPy, JAX, ... arrays; "
+        "V: a direction of symbols moving every argument."
     )
     return 1 if failed else 0

@@ -1,0 +1,231 @@
+"""Exact proofs of second-order code: Hessian-vector and Gauss–Newton products at concrete shapes.
+
+The code users call (``evaluate_second_order``) runs on object arrays of symbols, the
+direction V on symbols of its own (dX_0_1, ...). What it must equal is taken from the
+objective's value (or residual) alone, never from any gradient code:
+
+- ∇²f·V = ∇_θ Df(θ)[V], with Df(θ)[V] = Σ_s ∂f/∂s · V_s over every entry symbol s:
+  the Hessian is symmetric, so the gradient of the directional derivative is H·V;
+- 2JᵀJ·V = 2 Σᵢⱼ ∇_θ Rᵢⱼ · (JV)ᵢⱼ, with (JV)ᵢⱼ = Σ_s ∂Rᵢⱼ/∂s · V_s.
+
+Both are exact polynomial arithmetic in the entry symbols and σ atoms
+(:mod:`matgrad.symbolic.polynomials`); outside that ring (a candidate written with
+np.exp, ...) sympy's ``diff`` and ``simplify`` decide. A nonzero difference is reported
+only with a numeric witness, as for gradients.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import sympy
+
+from matgrad.registry import Objective
+from matgrad.symbolic.arrays import Array, as_sympy, numeric_instance, symbol_arrays
+from matgrad.symbolic.concrete import (
+    _WITNESS_TOLERANCE,
+    Mismatch,
+    _number,
+    _readable,
+    cases,
+    counterexample,
+    describe_cases,
+    vanishes,
+)
+from matgrad.symbolic.polynomials import AtomRing, NotPolynomial
+from matgrad.symbolic.verdict import CONCRETE, GAUSS_NEWTON, HVP, Ledger, Verdict, method_name
+
+#: The prefix of a direction's symbols: the direction of X has entries dX_0_0, dX_0_1, ...
+DIRECTION_PREFIX = "d"
+
+
+def direction_arrays(shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Array]:
+    """Symbols for a direction of every argument, e.g. {"X": [[dX_0_0, ...]], ...}."""
+    prefixed = symbol_arrays({DIRECTION_PREFIX + name: shape for name, shape in shapes.items()})
+    return {name: prefixed[DIRECTION_PREFIX + name] for name in shapes}
+
+
+class ExactSecondOrder:
+    """The exact ∇²f·V (``quantity="hvp"``) or 2JᵀJ·V (``"gauss_newton"``) for every entry symbol.
+
+    ``source`` is the value f (hvp) or the residual array R with f = ‖R‖²_F (Gauss–Newton),
+    as the objective's own forward code computes them on the symbols of ``arrays``.
+    """
+
+    def __init__(
+        self,
+        quantity: str,
+        source: Any,
+        arrays: Mapping[str, Array],
+        direction: Mapping[str, Array],
+        candidates: Iterable[Any] = (),
+    ) -> None:
+        self.quantity = quantity
+        self.arrays = arrays
+        self.symbols = [s for array in arrays.values() for s in array.flat]
+        self.tangent = {
+            s: v for name in direction for s, v in zip(arrays[name].flat, direction[name].flat, strict=True)
+        }
+        self.sources = [as_sympy(e) for e in np.asarray(source, dtype=object).flat]
+        directions = list(self.tangent.values())
+        try:
+            self.ring: AtomRing | None = AtomRing([*self.sources, *directions, *candidates])
+            self._prepare_ring()
+        except NotPolynomial:
+            self.ring = None
+
+    def _directional(self, polynomial: Any, partials: Any) -> Any:
+        """Σ_s ∂p/∂s · V_s in the ring."""
+        assert self.ring is not None
+        total = self.ring.ring.zero
+        for symbol, v in self.tangent.items():
+            total += self.ring.derivative(polynomial, symbol, partials) * self.ring(v)
+        return total
+
+    def _prepare_ring(self) -> None:
+        ring = self.ring
+        assert ring is not None
+        polynomials = [ring(e) for e in self.sources]
+        self._partials = [ring.partials(p) for p in polynomials]
+        if self.quantity == HVP:
+            self._D = self._directional(polynomials[0], self._partials[0])
+            self._D_partials = ring.partials(self._D)
+        else:
+            self._R = polynomials
+            self._JV = [self._directional(p, q) for p, q in zip(polynomials, self._partials, strict=True)]
+
+    def _expected_polynomial(self, symbol: Any) -> Any:
+        ring = self.ring
+        assert ring is not None
+        if self.quantity == HVP:
+            return ring.derivative(self._D, symbol, self._D_partials)
+        total = ring.ring.zero
+        for R, partials, jv in zip(self._R, self._partials, self._JV, strict=True):
+            if jv:
+                total += ring.derivative(R, symbol, partials) * jv
+        return 2 * total
+
+    def expected(self, symbol: Any) -> Any:
+        """The exact entry for ``symbol``, as a sympy expression."""
+        if self.ring is not None:
+            return self.ring.as_expr(self._expected_polynomial(symbol))
+        if self.quantity == HVP:
+            value = self.sources[0]
+            directional = sympy.Add(*(sympy.diff(value, s) * v for s, v in self.tangent.items()))
+            return sympy.diff(directional, symbol)
+        terms = []
+        for R in self.sources:
+            jv = sympy.Add(*(sympy.diff(R, s) * v for s, v in self.tangent.items()))
+            terms.append(sympy.diff(R, symbol) * jv)
+        return 2 * sympy.Add(*terms)
+
+    def array(self, name: str) -> Array:
+        """The exact block for argument ``name``, an object array of its shape."""
+        source = self.arrays[name]
+        out = np.empty(source.shape, dtype=object)
+        for index, symbol in np.ndenumerate(source):
+            out[index] = self.expected(symbol)
+        return out
+
+    def _difference(self, candidate: Any, symbol: Any) -> tuple[bool, Any]:
+        """(zero, difference): whether candidate − exact vanishes as a polynomial, and the difference."""
+        if self.ring is not None:
+            try:
+                residual = self.ring(candidate) - self._expected_polynomial(symbol)
+            except NotPolynomial:
+                pass
+            else:
+                return not residual, self.ring.as_expr(residual)
+        difference = as_sympy(candidate) - self.expected(symbol)
+        return False, difference
+
+    def first_mismatch(self, name: str, candidate: Any, values: Mapping[Any, Any]) -> Mismatch | None:
+        """None if ``candidate`` is exactly the block for ``name``, else the first wrong entry."""
+        source = self.arrays[name]
+        candidate = np.asarray(candidate, dtype=object)
+        label = "∇²f·V" if self.quantity == HVP else "2JᵀJ·V"
+        if candidate.shape != source.shape:
+            return Mismatch(
+                None, f"shape {candidate.shape}, but ({label})_{name} has {name}'s shape {source.shape}"
+            )
+        for index, symbol in np.ndenumerate(source):
+            zero, difference = self._difference(candidate[index], symbol)
+            if zero:
+                continue
+            expected = _number(self.expected(symbol), values)
+            # Nonzero as a polynomial in the atoms but not at this point: the atoms may be related.
+            unwitnessed = abs(_number(difference, values)) <= _WITNESS_TOLERANCE * max(1.0, abs(expected))
+            if unwitnessed and vanishes(difference):
+                continue
+            return Mismatch(index, _readable(difference), _number(candidate[index], values), expected)
+        return None
+
+
+def exact_for(
+    objective: Objective,
+    quantity: str,
+    arrays: Mapping[str, Array],
+    direction: Mapping[str, Array],
+    candidates: Iterable[Any] = (),
+) -> ExactSecondOrder:
+    """The exact product for ``objective`` at these symbols, from its value (hvp) or its residual."""
+    if quantity == HVP:
+        source = objective.evaluate(arrays, ())[0]
+    else:
+        source = objective.residual({name: a.copy() for name, a in arrays.items()})
+    return ExactSecondOrder(quantity, source, arrays, direction, candidates)
+
+
+def prove_second_order_concrete(
+    objective: Objective, quantity: str, *, seed: int = 0, rules: ModuleType | None = None
+) -> dict[str, Verdict]:
+    """Prove the code's ∇²f·V (or 2JᵀJ·V), every argument moving, at every second-order size × bias kind.
+
+    The direction moves every argument at once, so every cross term between arguments is
+    in the proof. ``rules`` as in :func:`matgrad.symbolic.concrete.prove_concrete`.
+    """
+    if quantity not in (HVP, GAUSS_NEWTON):
+        raise ValueError(f"quantity must be {HVP!r} or {GAUSS_NEWTON!r}; got {quantity!r}")
+    found = cases(objective, objective.second_order_sizes or None)
+    names = objective.arguments
+    ledger = Ledger(objective.id, method_name(CONCRETE, rules), names, quantity=quantity)
+    for case in found:
+        start = time.perf_counter()
+        arrays = symbol_arrays(case.shapes)
+        direction = direction_arrays(case.shapes)
+        values = numeric_instance(
+            {**arrays, **{"d" + k: v for k, v in direction.items()}}, np.random.default_rng(seed)
+        )
+        results = objective.evaluate_second_order(
+            {name: a.copy() for name, a in arrays.items()},
+            direction,
+            names,
+            gauss_newton=quantity == GAUSS_NEWTON,
+            rules=rules,
+        )
+        blocks = {
+            name: np.zeros(arrays[name].shape, dtype=object) if results.get(name) is None else results[name]
+            for name in names
+        }
+        exact = exact_for(
+            objective, quantity, arrays, direction, [e for b in blocks.values() for e in np.asarray(b).flat]
+        )
+        shared = (time.perf_counter() - start) / len(names)
+        for name in names:
+            start = time.perf_counter()
+            if not ledger.settled(name):
+                mismatch = exact.first_mismatch(name, blocks[name], values)
+                if mismatch is not None:
+                    ledger.counterexamples[name] = counterexample(
+                        mismatch, {**arrays, **_prefixed(direction)}, values
+                    )
+            ledger.add_seconds(name, shared + time.perf_counter() - start)
+    return ledger.verdicts(describe_cases(objective, found))
+
+
+def _prefixed(direction: Mapping[str, Array]) -> dict[str, Array]:
+    return {DIRECTION_PREFIX + name: array for name, array in direction.items()}
