@@ -132,16 +132,22 @@ def _sum(*terms: Array | None) -> Array | None:
 
 
 def linear_jvp(X: Array, W: Array, dX: Array | None, dW: Array | None, db: Array | None) -> Array | None:
-    """d(XW + b) = ẊW + XẆ + ḃ.  Ẋ: (n,k), Ẇ: (k,m), ḃ broadcast over rows; None is zero."""
+    """d(XW + b) = ẊW + XẆ + 1ₙḃᵀ.  Ẋ: (n,k), Ẇ: (k,m), ḃ broadcast over rows; None is zero."""
+    if dX is None and dW is None and db is not None:
+        return _spread(db, (X.shape[0], W.shape[1]))
     return _sum(None if dX is None else dX @ W, None if dW is None else X @ dW, db)
 
 
 def add_bias_jvp(S: Array, dS: Array | None, db: Array | None) -> Array | None:
     """d(S + b) = Ṡ + 1ₙḃᵀ.  S, Ṡ: (n,h); ḃ broadcast over rows; None is zero."""
     if dS is None and db is not None:
-        spread: Array = db + 0 * S  # a row tangent must still have S's shape (n, h)
-        return spread
+        return _spread(db, S.shape)
     return _sum(dS, db)
+
+
+def _spread(db: Array, shape: tuple[int, ...]) -> Array:
+    """1ₙḃᵀ: a row bias's tangent over all n rows (read-only view), so that sums over rows count n of it."""
+    return np.broadcast_to(db, shape)
 
 
 def sigmoid_jvp(S: Array, dH: Array | None) -> Array | None:

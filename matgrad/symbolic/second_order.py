@@ -185,8 +185,11 @@ def prove_second_order_concrete(
 ) -> dict[str, Verdict]:
     """Prove the code's ∇²f·V (or 2JᵀJ·V), every argument moving, at every second-order size × bias kind.
 
-    The direction moves every argument at once, so every cross term between arguments is
-    in the proof. ``rules`` as in :func:`matgrad.symbolic.concrete.prove_concrete`.
+    The direction first moves every argument at once, so every cross term between
+    arguments is in the proof, then, at the sizes that are all at least 2, each argument
+    alone (the paths where the code skips zero tangents, and the off-diagonal blocks
+    :func:`hessian` reads). ``rules`` as in
+    :func:`matgrad.symbolic.concrete.prove_concrete`.
     """
     if quantity not in (HVP, GAUSS_NEWTON):
         raise ValueError(f"quantity must be {HVP!r} or {GAUSS_NEWTON!r}; got {quantity!r}")
@@ -194,36 +197,50 @@ def prove_second_order_concrete(
     names = objective.arguments
     ledger = Ledger(objective.id, method_name(CONCRETE, rules), names, quantity=quantity)
     for case in found:
-        start = time.perf_counter()
         arrays = symbol_arrays(case.shapes)
-        direction = direction_arrays(case.shapes)
-        values = numeric_instance(
-            {**arrays, **{"d" + k: v for k, v in direction.items()}}, np.random.default_rng(seed)
-        )
-        results = objective.evaluate_second_order(
-            {name: a.copy() for name, a in arrays.items()},
-            direction,
-            names,
-            gauss_newton=quantity == GAUSS_NEWTON,
-            rules=rules,
-        )
-        blocks = {
-            name: np.zeros(arrays[name].shape, dtype=object) if results.get(name) is None else results[name]
-            for name in names
-        }
-        exact = exact_for(
-            objective, quantity, arrays, direction, [e for b in blocks.values() for e in np.asarray(b).flat]
-        )
-        shared = (time.perf_counter() - start) / len(names)
-        for name in names:
+        every = direction_arrays(case.shapes)
+        values = numeric_instance({**arrays, **_prefixed(every)}, np.random.default_rng(seed))
+        # Every argument moving (all cross terms), then each alone: the code skips zero tangents
+        # (None), and each of those paths is code that users call. Alone at the sizes that are
+        # all ≥ 2 (where a row bias's tangent must be spread over n rows); each costs a proof.
+        alone = [(name,) for name in names] if min(case.sizes.values()) >= 2 else []
+        for moving in (names, *alone):
             start = time.perf_counter()
-            if not ledger.settled(name):
-                mismatch = exact.first_mismatch(name, blocks[name], values)
-                if mismatch is not None:
-                    ledger.counterexamples[name] = counterexample(
-                        mismatch, {**arrays, **_prefixed(direction)}, values
-                    )
-            ledger.add_seconds(name, shared + time.perf_counter() - start)
+            direction = {name: every[name] for name in moving}
+            try:
+                results = objective.evaluate_second_order(
+                    {name: a.copy() for name, a in arrays.items()},
+                    direction,
+                    names,
+                    gauss_newton=quantity == GAUSS_NEWTON,
+                    rules=rules,
+                )
+            except Exception as error:  # code that crashes on valid shapes is refuted there, for every block
+                failure = Mismatch(None, f"moving {list(moving)}: raised {type(error).__name__}: {error}")
+                for name in names:
+                    if not ledger.settled(name):
+                        ledger.counterexamples[name] = counterexample(
+                            failure, {**arrays, **_prefixed(direction)}, values
+                        )
+                continue
+            blocks = {
+                name: np.zeros(arrays[name].shape, dtype=object)
+                if results.get(name) is None
+                else results[name]
+                for name in names
+            }
+            candidates = [e for block in blocks.values() for e in np.asarray(block).flat]
+            exact = exact_for(objective, quantity, arrays, direction, candidates)
+            shared = (time.perf_counter() - start) / len(names)
+            for name in names:
+                start = time.perf_counter()
+                if not ledger.settled(name):
+                    mismatch = exact.first_mismatch(name, blocks[name], values)
+                    if mismatch is not None:
+                        ledger.counterexamples[name] = counterexample(
+                            mismatch, {**arrays, **_prefixed(direction)}, values
+                        )
+                ledger.add_seconds(name, shared + time.perf_counter() - start)
     return ledger.verdicts(describe_cases(objective, found))
 
 
