@@ -53,7 +53,10 @@ MATHJAX_MACROS = {
 }  # fmt: skip
 
 ALL_DOCUMENTS = sorted(DERIVATIONS.glob("*.md"))
-CHECKED_DOCUMENTS = sorted({DERIVATIONS / "README.md"} | {ROOT / o.derivation for o in OBJECTIVES})
+SECOND_ORDER_DOCUMENTS = {ROOT / o.second_order_derivation.split("#")[0] for o in OBJECTIVES}
+CHECKED_DOCUMENTS = sorted(
+    {DERIVATIONS / "README.md"} | {ROOT / o.derivation for o in OBJECTIVES} | SECOND_ORDER_DOCUMENTS
+)
 
 
 @functools.cache
@@ -70,9 +73,10 @@ def tex_name(argument: str) -> str:
     return re.sub(r"^([A-Za-z]+)(\d+)$", r"\1_\2", argument)
 
 
-def sizes_for(objective: Objective) -> dict[str, int]:
+def sizes_for(objective: Objective, second_order: bool = False) -> dict[str, int]:
     """The registry's smallest sample sizes with every size at least 2 (1 hides transposes)."""
-    candidates = [s for s in objective.sample_sizes if min(s.values()) >= 2]
+    samples = objective.second_order_sizes if second_order else objective.sample_sizes
+    candidates = [s for s in samples if min(s.values()) >= 2]
     return dict(
         min(candidates, key=lambda s: sum(math.prod(v) for v in objective.signature.shapes(s).values()))
     )
@@ -90,7 +94,8 @@ def checked(path: Path, index: int):
     """(steps, scope) of the index-th innermost section, at the registry's sizes for its objective."""
     leaf = list(document(path).leaves())[index]
     objective = objective_of(leaf)
-    return texcheck.check_section(leaf, sizes_for(objective) if objective else None)
+    sizes = sizes_for(objective, path in SECOND_ORDER_DOCUMENTS) if objective else None
+    return texcheck.check_section(leaf, sizes)
 
 
 def leaf_cases() -> list:
@@ -279,3 +284,40 @@ def test_the_checker_compares_exactly():
     assert texcheck.equal(2 * a, a + a) is None
     assert "differs" in texcheck.equal(2 * a, 3 * a)
     assert "shapes" in texcheck.equal(np.ones((2, 1), dtype=object), np.ones((1, 2), dtype=object))
+
+
+# --------------------------------------------------------------------------- second order
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+def second_order_cases() -> list:
+    return [pytest.param(o, name, id=f"{o.id}-{name}") for o in OBJECTIVES for name in o.arguments]
+
+
+@pytest.mark.parametrize(("objective", "argument"), second_order_cases())
+def test_registry_hvp_is_derived_and_matches_the_code(objective, argument):
+    """The registry's section ends a checked claim in its ∇²f·V (a dot written d), equal to the code's."""
+    relative, anchor = objective.second_order_derivation.split("#")
+    path = ROOT / relative
+    leaves = list(document(path).leaves())
+    (index,) = [i for i, leaf in enumerate(leaves) if _slug(leaf.title) == anchor]
+    expected = (
+        objective.second_order.hvp[argument]
+        .latex.replace(r"\dot ", r"\mathrm{d}")
+        .replace(r"\dot\Delta", r"\mathrm{d}\Delta")
+    )
+    steps, scope = checked(path, index)
+    found = [s for s in steps if s.kind == "claim" and texcheck.raw_sides(s.math.tex)[-1] == expected]
+    assert found, f"{path.name}#{anchor} has no claim ending in {expected}"
+    (step,) = found
+    assert step.error is None, step.error
+    arrays = {name: scope.values[tex_name(name)] for name in objective.arguments}
+    differentials = np.vectorize(lambda s: scope.differentials[s], otypes=[object])
+    direction = {name: differentials(array) for name, array in arrays.items()}
+    code = objective.evaluate_second_order(arrays, direction, (argument,))[argument]
+    assert texcheck.equal(step.sides[-1], code) is None, (
+        f"{path.name}#{anchor}: the document and the code differ"
+    )
