@@ -69,6 +69,6 @@ def run(args: argparse.Namespace) -> int:
         f"{len(verdicts)} proofs, {len(verdicts) - len(failed)} proven, {len(failed)} failed, "
         f"in {seconds:.1f} s. concrete shapes: exact at each shape listed; "
         "all sizes: exact with the sizes as symbols; array API: the path for torch, CuPy, JAX, ... arrays; "
-        "V: a direction of symbols moving every argument."
+        "V: a direction of symbols moving every argument, then each alone."
     )
     return 1 if failed else 0
