@@ -330,10 +330,6 @@ def evaluate_second_order(
     if "X" in wrt or "W1" in wrt or (pre and "b1" in wrt):
         G_H = vjp.sigmoid_vjp(G_A, S)
         dG_H = vjp.sigmoid_vjp_jvp(G_A, dG_A, S, dS)
-        if dG_H is None and dW1 is None and dX is None:
-            return results
-        if dG_H is None:
-            dG_H = np.zeros_like(G_H)
         results["X"], results["W1"], db1_pre = vjp.linear_vjp_jvp(
             G_H, dG_H, X, W1, dX, dW1, b1.shape, ("X" in wrt, "W1" in wrt, pre and "b1" in wrt)
         )

@@ -96,7 +96,7 @@ def sigmoid_vjp(G: Array, S: Array, *, out: Array | None = None) -> Array:
     needs no more. Large arrays are processed in cache-sized blocks on every core.
     """
     if out is None:
-        out = np.empty(G.shape, np.result_type(G, S))
+        out = np.empty_like(G, dtype=np.result_type(G, S))
     return map_blocks(_sigmoid_vjp_into, out, G, S)
 
 

@@ -11,7 +11,7 @@ import pytest
 from matgrad import vjp
 from matgrad.registry import OBJECTIVES, Objective
 from matgrad.signature import BIAS_KINDS
-from matgrad.symbolic.second_order import prove_second_order_concrete
+from matgrad.symbolic.second_order import prove_second_order_all_sizes, prove_second_order_concrete
 from matgrad.symbolic.verdict import GAUSS_NEWTON, HVP
 
 SIZES = {"n": 5, "k": 3, "m": 2, "d": 3, "h": 4, "o": 2}
@@ -222,3 +222,25 @@ def test_the_gauss_newton_product_is_not_proven_as_the_hessian(monkeypatch):
     verdicts = prove_second_order_concrete(objective, HVP)
     assert {name for name, v in verdicts.items() if not v.proven} == {"X", "W1", "b1", "W2"}
     assert prove_second_order_concrete(objective, GAUSS_NEWTON)["X"].proven
+
+
+# At all sizes (the network's full run is `matgrad verify --second-order-all-sizes`, minutes).
+
+
+@pytest.mark.parametrize("quantity", [HVP, GAUSS_NEWTON])
+def test_affine_second_order_is_proven_at_all_sizes(quantity):
+    verdicts = prove_second_order_all_sizes(OBJECTIVES[0], quantity)
+    assert all(v.proven and v.method == "all sizes" for v in verdicts.values()), verdicts
+
+
+def test_the_networks_hvp_with_its_sigma_second_term_is_proven_at_all_sizes():
+    objective = next(o for o in OBJECTIVES if o.id == "sigmoid_net.post")
+    verdicts = prove_second_order_all_sizes(objective, HVP, alone=False)
+    assert all(v.proven for v in verdicts.values()), [str(v) for v in verdicts.values()]
+
+
+def test_a_wrong_rule_is_refuted_at_all_sizes(monkeypatch):
+    monkeypatch.setattr(vjp, "linear_vjp_jvp", _no_cross_terms)
+    verdicts = prove_second_order_all_sizes(OBJECTIVES[0], HVP, alone=False)
+    assert {name for name, v in verdicts.items() if v.status == "NOT proven"} == {"X", "W"}
+    assert verdicts["b"].proven

@@ -228,6 +228,18 @@ class IndexArray:
             return _total(args[0]) if axis is None else args[0].sum(axis)
         if function is np.reshape and len(args) == 2 and not kwargs:
             return args[0].reshape(args[1])
+        # What the second-order rules allocate and broadcast: the dtype of a result buffer, an
+        # uninitialised buffer (entries no proof can rely on), and a row spread over all rows.
+        if function is np.result_type:
+            return np.dtype(object)
+        if function is np.empty_like and len(args) == 1 and set(kwargs) <= {"dtype"}:
+            shape = args[0].shape
+            garbage = sympy.IndexedBase(sympy.Dummy("uninitialised"))[_PLACEHOLDERS[: len(shape)]]
+            return IndexArray(shape, garbage)
+        if function is np.broadcast_to and len(args) == 2 and not kwargs:
+            shape = tuple(args[1])
+            _broadcast_shapes(args[0].shape, shape)
+            return IndexArray(shape, args[0]._entry_in(shape))
         return NotImplemented
 
     def __array_namespace__(self, api_version: str | None = None) -> Any:

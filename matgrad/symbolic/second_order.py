@@ -246,3 +246,136 @@ def prove_second_order_concrete(
 
 def _prefixed(direction: Mapping[str, Array]) -> dict[str, Array]:
     return {DIRECTION_PREFIX + name: array for name, array in direction.items()}
+
+
+# At all sizes: the same two identities in index notation (see matgrad.symbolic.all_sizes).
+
+
+def _moved(expression: Any, bases: Mapping[Any, Any], step: Any) -> Any:
+    """``expression`` with every entry A[i, j] of a moving argument replaced by A[i, j] + t·dA[i, j]."""
+    return expression.replace(
+        lambda e: isinstance(e, sympy.Indexed) and e.base in bases,
+        lambda e: e + step * bases[e.base][e.indices],
+    )
+
+
+def _tangent(expression: Any, bases: Mapping[Any, Any]) -> Any:
+    """d/dt expression(θ + tV) at t = 0, in index notation."""
+    step = sympy.Dummy("t")
+    return sympy.diff(_moved(expression, bases, step), step).subs(step, 0)
+
+
+def _expected_generic(
+    quantity: str,
+    source: Any,
+    residual_shape: tuple[Any, ...],
+    bases: Mapping[Any, Any],
+    entry: Any,
+    arguments: Iterable[str],
+) -> Any:
+    """The exact block entry: ∂/∂``entry`` of ⟨∇f, V⟩ (hvp), or of 2⟨R, JV⟩ with JV held fixed."""
+    if quantity == HVP:
+        return sympy.diff(_tangent(source, bases), entry)
+    i, j = sympy.Dummy("i", integer=True), sympy.Dummy("j", integer=True)
+    R = source.at(i, j) if len(residual_shape) == 2 else source.at(j)
+    # JV is held fixed: every argument's entries in it are renamed (frozen) for ∂/∂entry, then restored.
+    frozen = {sympy.IndexedBase(name): sympy.IndexedBase(f"{name}·frozen") for name in arguments}
+    JV = _tangent(R, bases).replace(
+        lambda e: isinstance(e, sympy.Indexed) and e.base in frozen,
+        lambda e: frozen[e.base][e.indices],
+    )
+    limits = [(i, 0, residual_shape[0] - 1), (j, 0, residual_shape[1] - 1)][-len(residual_shape) :]
+    total = 2 * sympy.Sum(R * JV, *limits)
+    restore = {f: base for base, f in frozen.items()}
+    return sympy.diff(total, entry).xreplace(restore)
+
+
+def _shape_of(block: Any) -> str:
+    shape = getattr(block, "shape", None)
+    return f"of shape {shape}" if shape is not None else f"of type {type(block).__name__}"
+
+
+def prove_second_order_all_sizes(
+    objective: Objective, quantity: str, *, alone: bool = True
+) -> dict[str, Verdict]:
+    """Prove the code's ∇²f·V (or 2JᵀJ·V) for every size: run on arrays of symbolic shape, every bias kind.
+
+    The direction moves every argument, then (unless ``alone`` is False) each alone, as at
+    concrete shapes; the generic entry of each block must have the normal form of the
+    exact derivative (:mod:`matgrad.symbolic.normal_form`).
+    """
+    from typing import cast
+
+    from matgrad.symbolic.all_sizes import _kinds, describe, generic_entry, size_symbols
+    from matgrad.symbolic.index_arrays import IndexArray, elementwise_functions_on_index_arrays
+    from matgrad.symbolic.normal_form import NotNormalizable, is_identically_zero
+    from matgrad.symbolic.verdict import ALL_SIZES, Counterexample
+
+    sizes = size_symbols(objective)
+    kinds = _kinds(objective, sizes)
+    names = objective.arguments
+    ledger = Ledger(objective.id, ALL_SIZES, names, quantity=quantity)
+    for kind in kinds:
+        shapes = objective.signature.shapes(sizes, kind)
+        every = {name: IndexArray.argument(DIRECTION_PREFIX + name, shape) for name, shape in shapes.items()}
+        for moving in (names, *((name,) for name in names if alone)):
+            start = time.perf_counter()
+            arrays = {name: IndexArray.argument(name, shape) for name, shape in shapes.items()}
+            direction = {name: every[name] for name in moving}
+            bases = {sympy.IndexedBase(name): sympy.IndexedBase(DIRECTION_PREFIX + name) for name in moving}
+            as_arrays = cast("Mapping[str, Array]", arrays)
+            try:
+                with elementwise_functions_on_index_arrays():
+                    copies = cast("Mapping[str, Array]", {n: a.copy() for n, a in arrays.items()})
+                    results = objective.evaluate_second_order(
+                        copies,
+                        cast("Mapping[str, Array]", direction),
+                        names,
+                        gauss_newton=quantity == GAUSS_NEWTON,
+                    )
+                    if quantity == HVP:
+                        source = objective.evaluate(as_arrays, ())[0]
+                    else:
+                        source = objective.residual(
+                            cast("Mapping[str, Array]", {n: a.copy() for n, a in arrays.items()})
+                        )
+            except Exception as error:  # numpy outside the subset IndexArray models: not provable this way
+                for name in names:
+                    ledger.notes.setdefault(
+                        name, f"does not run on symbolic shapes ({kind} bias, moving {list(moving)}): {error}"
+                    )
+                continue
+            shared = (time.perf_counter() - start) / len(names)
+            for name in names:
+                start = time.perf_counter()
+                if not ledger.settled(name):
+                    shape = tuple(shapes[name])
+                    block = results.get(name)
+                    index, ranges = generic_entry(name, shape)
+                    entry = sympy.IndexedBase(name)[index]
+                    expected = _expected_generic(
+                        quantity, source, getattr(source, "shape", ()), bases, entry, names
+                    )
+                    if block is not None and (not isinstance(block, IndexArray) or block.shape != shape):
+                        ledger.counterexamples[name] = Counterexample(
+                            shapes=dict(shapes),
+                            entry=None,
+                            difference=f"moving {list(moving)}: a block {_shape_of(block)}, not {shape}",
+                        )
+                    else:
+                        candidate = 0 if block is None else block.at(*index)
+                        try:
+                            zero, residual = is_identically_zero(candidate - expected, ranges)
+                        except NotNormalizable as error:
+                            ledger.notes[name] = (
+                                f"no normal form ({kind} bias, moving {list(moving)}): {error}"
+                            )
+                        else:
+                            if not zero:
+                                ledger.counterexamples[name] = Counterexample(
+                                    shapes=dict(shapes),
+                                    entry=None,
+                                    difference=f"moving {list(moving)}, at {name}{list(index)}: {residual}",
+                                )
+                ledger.add_seconds(name, shared + time.perf_counter() - start)
+    return ledger.verdicts(describe(objective, kinds))
