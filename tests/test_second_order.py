@@ -244,3 +244,34 @@ def test_a_wrong_rule_is_refuted_at_all_sizes(monkeypatch):
     verdicts = prove_second_order_all_sizes(OBJECTIVES[0], HVP, alone=False)
     assert {name for name, v in verdicts.items() if v.status == "NOT proven"} == {"X", "W"}
     assert verdicts["b"].proven
+
+
+# Numeric checks as users run them: matgrad.testing.check_second_order and `matgrad check --second-order`.
+
+
+@pytest.mark.parametrize("method", ["central", "complex"])
+@pytest.mark.parametrize("quantity", ["hvp", "gauss_newton"])
+@pytest.mark.parametrize(("objective", "kind"), entries())
+def test_check_second_order_passes_every_entry(objective, kind, quantity, method):
+    from matgrad.testing import check_second_order
+
+    report = check_second_order(objective, quantity, bias_kind=kind, method=method, seed=4)
+    assert report.passed, str(report)
+
+
+def test_check_second_order_catches_and_diagnoses_a_lost_factor(monkeypatch):
+    from matgrad.testing import check_second_order
+
+    monkeypatch.setattr(vjp, "sqnorm_vjp_jvp", lambda dR: dR)
+    report = check_second_order("affine", "hvp", method="complex")
+    assert not report.passed
+    assert report.arguments["b"].diagnosis == "off by a factor ½"
+
+
+def test_matgrad_check_second_order_command(capsys):
+    from matgrad.cli import main
+
+    assert main(["check", "--second-order", "--objective", "affine", "--bias-kind", "vector"]) == 0
+    out = capsys.readouterr().out
+    assert "(∇²f·V)_W" in out and "(2JᵀJ·V)_b" in out and "all pass" in out
+    assert main(["check", "--second-order", "--method", "direction"]) == 2

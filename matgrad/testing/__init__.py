@@ -28,6 +28,7 @@ True
 from matgrad.testing.check import (
     check_gradients,
     check_objective,
+    check_second_order,
     compare_gradients,
     random_sizes,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "central_difference",
     "check_gradients",
     "check_objective",
+    "check_second_order",
     "compare_gradients",
     "complex_step",
     "default_tolerance",

@@ -256,3 +256,88 @@ def check_objective(
     size_text = " ".join(f"{dim}={size}" for dim, size in chosen.items())
     title = f"{entry.id} ({size_text}; bias {bias_kind}; {np.dtype(dtype).name})"
     return check_gradients(f, grad, arrays, method=method, rng=rng, title=title)
+
+
+SECOND_ORDER = ("hvp", "gauss_newton")
+
+
+def check_second_order(
+    objective: str | Objective,
+    quantity: str = "hvp",
+    *,
+    sizes: Mapping[str, int] | None = None,
+    bias_kind: BiasKind = "full",
+    dtype: DTypeLike = np.float64,
+    method: str = "central",
+    seed: int = 0,
+) -> GradientReport:
+    """Check a registry entry's ∇²f·V (``quantity="hvp"``) or 2JᵀJ·V numerically, every argument moving.
+
+    Both are gradients, so :func:`check_gradients` checks them: ∇²f·V is the gradient
+    of g(θ) = ⟨∇f(θ), V⟩ (∇f the closed form, itself checked by :func:`check_objective`),
+    and 2JᵀJ·V the gradient of g(θ) = 2⟨R(θ), u⟩ with u = JV, the residual's
+    directional derivative at the point, computed by the same ``method`` (complex step
+    or central difference) and then held fixed. ``rng = np.random.default_rng(seed)``
+    draws the sizes, the arguments, then the direction V (standard normal).
+
+    Examples
+    --------
+    >>> from matgrad.testing import check_second_order
+    >>> check_second_order("sigmoid_net.pre", "hvp", method="complex", seed=1).passed
+    True
+    """
+    if quantity not in SECOND_ORDER:
+        raise ValueError(f"quantity must be one of {SECOND_ORDER}; got {quantity!r}")
+    if method not in ("central", "complex"):
+        raise ValueError(f"second-order checks use method 'central' or 'complex'; got {method!r}")
+    entry = get_objective(objective) if isinstance(objective, str) else objective
+    rng = np.random.default_rng(seed)
+    chosen = dict(random_sizes(entry.signature, rng) if sizes is None else sizes)
+    arrays = entry.signature.random_arguments(rng, chosen, bias_kind, dtype)
+    direction = {name: rng.standard_normal(a.shape).astype(dtype) for name, a in arrays.items()}
+    names = entry.arguments
+
+    if quantity == "hvp":
+
+        def g(**point: Array) -> Any:
+            gradients = entry.grad(point)
+            return sum(np.vdot(direction[name], gradients[name]) for name in names)
+
+        def product(**point: Array) -> dict[str, Array]:
+            return entry.hvp(point, direction)
+
+    else:
+        u = _residual_tangent(entry, arrays, direction, method)
+
+        def g(**point: Array) -> Any:
+            return 2 * np.vdot(u, entry.residual(entry.signature.validate(point)))
+
+        def product(**point: Array) -> dict[str, Array]:
+            return entry.gauss_newton_product(point, direction)
+
+    size_text = " ".join(f"{dim}={size}" for dim, size in chosen.items())
+    label = "∇²f·V" if quantity == "hvp" else "2JᵀJ·V"
+    title = f"{entry.id} {label} ({size_text}; bias {bias_kind}; {np.dtype(dtype).name})"
+    return check_gradients(g, product, arrays, method=method, rng=rng, title=title)
+
+
+def _residual_tangent(
+    entry: Objective, arrays: Mapping[str, Array], direction: Mapping[str, Array], method: str
+) -> Array:
+    """JV: the residual's derivative along V, by complex step (exact) or central difference."""
+    point = float64_arrays(arrays)
+
+    def residual(moved: Mapping[str, Array]) -> Array:
+        return np.asarray(entry.residual(entry.signature.validate(moved)))
+
+    if method == "complex":
+        h = 1e-20
+        moved = {name: a + 1j * h * direction[name] for name, a in point.items()}
+        imaginary: Array = residual(moved).imag / h
+        return imaginary
+    scale = max(1.0, max(float(np.abs(a).max(initial=0.0)) for a in point.values()))
+    t = np.finfo(np.float64).eps ** (1 / 3) * scale
+    plus = residual({name: a + t * direction[name] for name, a in point.items()})
+    minus = residual({name: a - t * direction[name] for name, a in point.items()})
+    difference: Array = (plus - minus) / (2 * t)
+    return difference

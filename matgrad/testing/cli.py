@@ -64,10 +64,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--objective", help="a registry id or module name (default: every entry)")
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
+    parser.add_argument(
+        "--second-order",
+        action="store_true",
+        help="check the Hessian-vector (∇²f·V) and Gauss–Newton (2JᵀJ·V) products instead "
+        "(methods central and complex: differences of the gradient along V)",
+    )
 
 
 def _rows(
-    objective: Objective, size_text: str, kind: str, reports: list[GradientReport]
+    objective: Objective, size_text: str, kind: str, reports: list[GradientReport], label: str = "{}"
 ) -> list[tuple[str, ...]]:
     """One table row per argument: its relative error under each method and the verdict."""
     rows = []
@@ -77,7 +83,7 @@ def _rows(
         verdict = "ok" if not diagnoses else "FAIL: " + "; ".join(diagnoses)
         shape = format_shape(results[0].shape)
         errors = (f"{a.max_rel_error:.1e}" for a in results)
-        rows.append((objective.id, size_text, kind, name, shape, *errors, verdict))
+        rows.append((objective.id, size_text, kind, label.format(name), shape, *errors, verdict))
     return rows
 
 
@@ -85,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from matgrad.registry import OBJECTIVES, objectives_named
-    from matgrad.testing.check import check_objective, random_sizes
+    from matgrad.testing.check import check_objective, check_second_order, random_sizes
 
     try:
         objectives = OBJECTIVES if args.objective is None else objectives_named(args.objective)
@@ -107,6 +113,11 @@ def run(args: argparse.Namespace) -> int:
             )
             return 2
     methods = tuple(args.method or METHODS)
+    if args.second_order:
+        methods = tuple(m for m in methods if m != "direction")
+        if not methods:
+            print("error: --second-order checks with the methods central and complex", file=sys.stderr)
+            return 2
     rng = np.random.default_rng(args.seed)
     rows: list[tuple[str, ...]] = []
     reports: list[dict[str, Any]] = []
@@ -115,6 +126,27 @@ def run(args: argparse.Namespace) -> int:
         sizes = random_sizes(objective.signature, rng, *args.sizes)
         size_text = " ".join(f"{dim}={size}" for dim, size in sizes.items())
         for kind in args.bias_kind or BIAS_KINDS:
+            if args.second_order:
+                for quantity, label in (("hvp", "(∇²f·V)_{}"), ("gauss_newton", "(2JᵀJ·V)_{}")):
+                    checks = [
+                        check_second_order(
+                            objective,
+                            quantity,
+                            sizes=sizes,
+                            bias_kind=kind,
+                            dtype=args.dtype,
+                            method=m,
+                            seed=args.seed,
+                        )
+                        for m in methods
+                    ]
+                    rows += _rows(objective, size_text, kind, checks, label)
+                    reports += [
+                        {"sizes": sizes, "bias_kind": kind, "quantity": quantity, **r.to_dict()}
+                        for r in checks
+                    ]
+                    failed += [r for r in checks if not r.passed]
+                continue
             checks = [
                 check_objective(
                     objective, sizes=sizes, bias_kind=kind, dtype=args.dtype, method=m, seed=args.seed
@@ -129,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     header = ("objective", "sizes", "bias", "argument", "shape", *(f"{m} rel err" for m in methods), "result")
     print("\n".join(format_table(header, rows)))
-    scope = f"{len(rows)} gradients × {len(methods)} methods ({', '.join(methods)})"
+    what = "products" if args.second_order else "gradients"
+    scope = f"{len(rows)} {what} × {len(methods)} methods ({', '.join(methods)})"
     verdict = "all pass" if not failed else f"{len(failed)} checks FAILED"
     print(f"\nrel err = max |err| / max(1, |ref|). {scope}, {args.dtype}, seed {args.seed}: {verdict}")
     for report in failed:
