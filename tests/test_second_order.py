@@ -275,3 +275,76 @@ def test_matgrad_check_second_order_command(capsys):
     out = capsys.readouterr().out
     assert "(∇²f·V)_W" in out and "(2JᵀJ·V)_b" in out and "all pass" in out
     assert main(["check", "--second-order", "--method", "direction"]) == 2
+
+
+# matgrad.symbolic.check_hvp: your own product, proven or refuted with its slip named.
+
+
+NET_SIZES = {"n": 2, "d": 3, "h": 2, "o": 3}  # every size > 1: one case settles the slip
+
+
+def _network_hvp_W1(*, sigma_second: bool = True, curvature: bool = True):
+    """The pre network's (∇²f·V)_W₁ written by hand, optionally with a term left out."""
+    from matgrad.elementwise import sigmoid
+
+    def candidate(X, Y, W1, b1, W2, b2, dX, dY, dW1, db1, dW2, db2):
+        S = sigmoid(X @ W1 + b1)
+        R = S @ W2 + b2 - Y
+        dS = S * (1 - S) * (dX @ W1 + X @ dW1 + db1)
+        dR = dS @ W2 + S @ dW2 + db2 - dY
+        Delta = (R @ W2.T) * S * (1 - S)
+        dDelta = (dR @ W2.T + (R @ dW2.T if curvature else 0)) * S * (1 - S)
+        if sigma_second:
+            dDelta = dDelta + (R @ W2.T) * dS * (1 - 2 * S)
+        return 2 * (dX.T @ Delta if curvature else 0) + 2 * X.T @ dDelta
+
+    return candidate
+
+
+@pytest.mark.parametrize(
+    ("candidate", "proven", "slip"),
+    [
+        (_network_hvp_W1(), True, None),
+        (_network_hvp_W1(sigma_second=False), False, "σ″ term dropped (G ⊙ Ṡ ⊙ (1 − 2S))"),
+    ],
+    ids=["right", "sigma-second-dropped"],
+)
+def test_check_hvp_on_the_network(candidate, proven, slip):
+    from matgrad.symbolic import check_hvp
+
+    verdict = check_hvp("sigmoid_net.pre", "W1", candidate, sizes=NET_SIZES, bias_kinds=["vector"])
+    assert verdict.proven is proven, str(verdict)
+    assert verdict.diagnosis == slip
+    if not proven:
+        assert verdict.status == "NOT proven" and verdict.counterexample.inputs
+
+
+def test_check_hvp_names_the_gauss_newton_product_passed_off_as_the_hessian():
+    from matgrad.symbolic import check_hvp
+
+    gauss_newton = _network_hvp_W1(sigma_second=False, curvature=False)
+    verdict = check_hvp("sigmoid_net.pre", "W1", gauss_newton, sizes=NET_SIZES, bias_kinds=["vector"])
+    assert not verdict.proven and verdict.diagnosis == "the Gauss–Newton product passed off as the Hessian"
+    as_gauss_newton = check_hvp(
+        "sigmoid_net.pre", "W1", gauss_newton, quantity="gauss_newton", bias_kinds=["vector"]
+    )
+    assert as_gauss_newton.proven, str(as_gauss_newton)
+
+
+def test_check_hvp_names_a_missing_cross_term_between_arguments():
+    from matgrad.symbolic import check_hvp
+
+    verdict = check_hvp("affine", "X", lambda X, W, b, dX, dW, db: 2 * dX @ W @ W.T)
+    assert not verdict.proven
+    assert verdict.diagnosis == "cross terms between arguments missing (only its own direction moves)"
+
+
+def test_check_hvp_rejects_bad_input():
+    from matgrad.symbolic import check_hvp
+
+    with pytest.raises(ValueError, match="unknown argument"):
+        check_hvp("affine", "Z", lambda **kw: 0)
+    with pytest.raises(ValueError, match="quantity"):
+        check_hvp("affine", "X", lambda **kw: 0, quantity="hessian")
+    with pytest.raises(TypeError, match="dX, dW, db"):
+        check_hvp("affine", "X", None)

@@ -5,6 +5,9 @@
   symbolic sizes (in index notation). ``matgrad verify`` prints the table.
 - :func:`check` proves or refutes a candidate gradient of a registry objective, with a
   counterexample and the name of the known slip it matches.
+- :func:`check_hvp` does the same for a candidate Hessian-vector (or Gauss–Newton)
+  product, naming second-order slips (σ″ dropped, cross terms missing, Gauss–Newton
+  passed off as the Hessian).
 - :func:`check_function` does the same for any numpy value and gradient functions.
 - :func:`symbol_arrays` makes the symbolic inputs.
 
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matgrad.symbolic.arrays import symbol_arrays
     from matgrad.symbolic.checking import check
+    from matgrad.symbolic.checking_second_order import check_hvp
     from matgrad.symbolic.concrete import check_function
     from matgrad.symbolic.verdict import Counterexample, Verdict
     from matgrad.symbolic.verification import verify
@@ -34,11 +38,12 @@ _EXPORTS = {
     "Verdict": "matgrad.symbolic.verdict",
     "check": "matgrad.symbolic.checking",
     "check_function": "matgrad.symbolic.concrete",
+    "check_hvp": "matgrad.symbolic.checking_second_order",
     "symbol_arrays": "matgrad.symbolic.arrays",
     "verify": "matgrad.symbolic.verification",
 }
 
-__all__ = ["Counterexample", "Verdict", "check", "check_function", "symbol_arrays", "verify"]
+__all__ = ["Counterexample", "Verdict", "check", "check_function", "check_hvp", "symbol_arrays", "verify"]
 
 
 def __getattr__(name: str) -> Any:
