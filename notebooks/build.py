@@ -706,7 +706,7 @@ sizes = [int(np.prod(shapes[name])) for name in PARAMETERS]
 
 def unflatten(theta):
     parts = np.split(theta, np.cumsum(sizes)[:-1])
-    return {name: part.reshape(shapes[name]) for name, part in zip(PARAMETERS, parts)}
+    return {name: part.reshape(shapes[name]) for name, part in zip(PARAMETERS, parts, strict=True)}
 
 
 def flatten(blocks):
@@ -749,7 +749,8 @@ def optimise(f, grad, hess_vector, theta, method, iterations):
         history.append((time.perf_counter() - started, f(point)))
 
     extra = {"hessp": hess_vector} if method in ("Newton-CG", "trust-krylov") else {}
-    result = minimize(f, theta, jac=grad, method=method, callback=record, options={"maxiter": iterations}, **extra)
+    options = {"maxiter": iterations}
+    result = minimize(f, theta, jac=grad, method=method, callback=record, options=options, **extra)
     return result, history
 
 
@@ -765,10 +766,12 @@ runs = {}
 for method in ("Newton-CG", "trust-krylov", "L-BFGS-B"):
     result, history = optimise(loss, gradient, hessp, theta0, method, 400)
     runs[method] = (result.x, history)
-    print(f"{method:13} {result.nit:4d} iterations  f = {result.fun:.4f}  ‖∇f‖ = {np.linalg.norm(gradient(result.x)):.2e}  {history[-1][0]:.2f} s")
+    norm, seconds = np.linalg.norm(gradient(result.x)), history[-1][0]
+    print(f"{method:13} {result.nit:4d} iterations  f = {result.fun:.4f}  ‖∇f‖ = {norm:.2e}  {seconds:.2f} s")
 theta_gd, history = gradient_descent(loss, gradient, theta0, 2e-4, 400)
 runs["gradient descent"] = (theta_gd, history)
-print(f"{'gradient descent':13} {400:4d} iterations  f = {loss(theta_gd):.4f}  ‖∇f‖ = {np.linalg.norm(gradient(theta_gd)):.2e}  {history[-1][0]:.2f} s")
+norm, seconds, value = np.linalg.norm(gradient(theta_gd)), history[-1][0], loss(theta_gd)
+print(f"{'gradient descent':13} {400:4d} iterations  f = {value:.4f}  ‖∇f‖ = {norm:.2e}  {seconds:.2f} s")
 """
         ),
         code(
@@ -815,16 +818,22 @@ the Hessian need not be.
         code(
             r"""
 optimum = unflatten(runs["trust-krylov"][0])
-blocks = [
-    [sigmoid_net.hessian(X, Y, **optimum, wrt=(a, b), bias="post").reshape(int(np.prod(shapes[a])), int(np.prod(shapes[b]))) for b in PARAMETERS]
-    for a in PARAMETERS
-]
-H = np.block(blocks)
-unit = np.eye(H.shape[0])
-G = np.column_stack([flatten(sigmoid_net.gauss_newton_product(X, Y, **optimum, direction=unflatten(e), bias="post")) for e in unit])
+def block(a, b):
+    dense = sigmoid_net.hessian(X, Y, **optimum, wrt=(a, b), bias="post")
+    return dense.reshape(int(np.prod(shapes[a])), int(np.prod(shapes[b])))
+
+
+def gauss_newton_column(e):
+    return flatten(sigmoid_net.gauss_newton_product(X, Y, **optimum, direction=unflatten(e), bias="post"))
+
+
+H = np.block([[block(a, b) for b in PARAMETERS] for a in PARAMETERS])
+G = np.column_stack([gauss_newton_column(e) for e in np.eye(H.shape[0])])
 hessian_eigenvalues, gauss_newton_eigenvalues = np.linalg.eigvalsh(H), np.linalg.eigvalsh(G)
-print("symmetric:", np.allclose(H, H.T), " Hessian eigenvalues from", f"{hessian_eigenvalues[0]:.3g} to {hessian_eigenvalues[-1]:.3g}")
-print("Gauss–Newton eigenvalues from", f"{gauss_newton_eigenvalues[0]:.3g} to {gauss_newton_eigenvalues[-1]:.3g}")
+low, high = hessian_eigenvalues[[0, -1]]
+print(f"symmetric: {np.allclose(H, H.T)}  Hessian eigenvalues from {low:.3g} to {high:.3g}")
+low, high = gauss_newton_eigenvalues[[0, -1]]
+print(f"Gauss–Newton eigenvalues from {low:.3g} to {high:.3g}")
 
 figure, axis = plt.subplots(figsize=(7, 3.5))
 axis.semilogy(np.sort(np.abs(hessian_eigenvalues))[::-1], "o", label=r"|eigenvalues| of $\nabla^2 f$")
@@ -880,7 +889,8 @@ for method in ("Newton-CG", "trust-krylov", "L-BFGS-B"):
     print(f"{method:13} {result.nit:4d} iterations  f = {result.fun:.6f}  {history[-1][0] * 1e3:.1f} ms")
 w_gd, history = gradient_descent(logistic_loss, logistic_gradient, w0, 1e-3, 200)
 logistic_runs["gradient descent"] = (w_gd, history)
-print(f"{'gradient descent':13} {200:4d} iterations  f = {logistic_loss(w_gd):.6f}  {history[-1][0] * 1e3:.1f} ms")
+milliseconds = history[-1][0] * 1e3
+print(f"{'gradient descent':13} {200:4d} iterations  f = {logistic_loss(w_gd):.6f}  {milliseconds:.1f} ms")
 plot_runs(logistic_runs, "logistic regression")
 """
         ),

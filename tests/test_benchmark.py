@@ -52,3 +52,14 @@ def test_benchmark_runs_and_skips_missing_frameworks():
     assert "jax: not installed: skipped" in done.stdout
     assert done.stdout.count("affine ") >= 2  # one row per bias kind
     assert "n/a    torch: not installed, not compared" in done.stdout
+
+
+def test_second_order_benchmark_runs_and_skips_missing_frameworks():
+    hide = "import sys, runpy; sys.modules.update(torch=None, jax=None); "
+    argv = ["second_order.py", "--quick", "--sizes", "seed", "--dtypes", "float64", "--objectives", "affine"]
+    run = f"sys.argv = {argv!r}; "
+    code = hide + run + f"runpy.run_path({str(BENCHMARKS / 'second_order.py')!r}, run_name='__main__')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "hvp ≤ 2× value_and_grad" in done.stdout
+    assert "[not run] faster than jax" in done.stdout and "jax not installed" in done.stdout
