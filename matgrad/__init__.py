@@ -27,7 +27,13 @@ __all__ = ["OBJECTIVES", "__version__", "affine", "derive", "get_objective", "si
 
 
 def derive(
-    expression: str, wrt: Any = None, shapes: Any = None, *, prove: bool = True, timeout: float | None = 8.0
+    expression: str,
+    wrt: Any = None,
+    shapes: Any = None,
+    *,
+    prove: bool = True,
+    timeout: float | None = 8.0,
+    order: int = 1,
 ) -> "Derivation":
     """Closed-form, proven gradients of a matrix expression: :func:`matgrad.engine.derive`.
 
@@ -35,4 +41,4 @@ def derive(
     """
     from matgrad.engine import derive as engine_derive
 
-    return engine_derive(expression, wrt, shapes, prove=prove, timeout=timeout)
+    return engine_derive(expression, wrt, shapes, prove=prove, timeout=timeout, order=order)  # type: ignore[no-any-return]

@@ -17,6 +17,7 @@ from matgrad.engine import differentiate as differentiate_module
 from matgrad.engine.catalogue import EXAMPLES, SEEDS, render, seed_example
 from matgrad.engine.codegen import PYTHON
 from matgrad.engine.differentiate import VJP
+from matgrad.engine.hessian import LINEAR_MAP
 from matgrad.engine.latex import PRINT
 from matgrad.engine.simplify import RULES
 from matgrad.engine.to_sympy import SYMPY, to_sympy
@@ -121,7 +122,7 @@ def test_generated_code_promotes_integers_and_runs_on_symbols():
     assert sympy.expand(f - (arrays["X"][0, 0] * arrays["W"][0, 0] + arrays["b"][0]) ** 2) == 0
 
 
-@pytest.mark.parametrize("table", [RULES, VJP, PRINT, PYTHON, SYMPY], ids=lambda t: t.operation)
+@pytest.mark.parametrize("table", [RULES, VJP, PRINT, PYTHON, SYMPY, LINEAR_MAP], ids=lambda t: t.operation)
 def test_every_operation_has_a_rule_for_every_node_type(table):
     assert table.missing() == []
 

@@ -28,7 +28,8 @@ class Example:
     objective: str | None = field(default=None)
 
     def derive(self, prove: bool = True) -> Derivation:
-        return derive(self.expression, self.wrt, self.shapes, prove=prove)
+        derivation: Derivation = derive(self.expression, self.wrt, self.shapes, prove=prove)
+        return derivation
 
 
 #: The engine's spelling of each registry objective.

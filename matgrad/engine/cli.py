@@ -5,6 +5,7 @@ Examples::
     matgrad derive "sqnorm(X @ W + b)" X=n,k W=k,m b=m --wrt W
     matgrad derive "trace(A @ X @ B)" --wrt X --steps
     matgrad derive "sqnorm(Y - (sigmoid(X@W1 + b1)@W2 + b2))" --numpy
+    matgrad derive "sum(softplus(X @ w)) - y @ (X @ w)" X=m,n w=n y=m --wrt w --hessian
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 HELP = "derive, simplify and prove the gradient of a matrix expression"
-FLAGS = ("-h", "--help", "--steps", "--numpy", "--latex", "--json", "--no-proof")
+FLAGS = ("-h", "--help", "--steps", "--numpy", "--latex", "--json", "--no-proof", "--hessian")
 OPTIONS_WITH_VALUE = ("--wrt",)
 EXIT_PROOF_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -43,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latex", action="store_true", help="print the gradients as LaTeX")
     parser.add_argument("--json", action="store_true", help="print everything as JSON")
     parser.add_argument("--no-proof", action="store_true", help="skip the symbolic and numeric proofs")
+    parser.add_argument(
+        "--hessian",
+        action="store_true",
+        help="the second derivative with respect to the one --wrt name: the Hessian-vector product "
+        "∇²f·V in closed form and, for a vector, the Hessian matrix",
+    )
 
 
 def _shapes(specs: list[str]) -> dict[str, str] | None:
@@ -75,7 +83,13 @@ def run(args: argparse.Namespace) -> int:
     from matgrad.engine import ExpressionError, ProofFailure, derive
 
     try:
-        derivation = derive(args.expression, args.wrt, _shapes(args.shapes), prove=not args.no_proof)
+        derivation = derive(
+            args.expression,
+            args.wrt,
+            _shapes(args.shapes),
+            prove=not args.no_proof,
+            order=2 if args.hessian else 1,
+        )
     except ProofFailure as failure:
         return _fail(args, "proof failed", str(failure), EXIT_PROOF_FAILED)
     except ExpressionError as error:
@@ -83,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(derivation.to_dict(), ensure_ascii=False, indent=2))
         return 0
+    if args.hessian:
+        return _print_second(derivation, args)
     print(derivation)
     if args.latex:
         print()
@@ -96,4 +112,29 @@ def run(args: argparse.Namespace) -> int:
     if args.numpy:
         print()
         print(derivation.numpy_source, end="")
+    return 0
+
+
+def _print_second(second: Any, args: argparse.Namespace) -> int:
+    """A :class:`~matgrad.engine.second_order.SecondDerivation`, as ``run`` prints a gradient."""
+    print(second)
+    if args.latex:
+        print()
+        name, direction = second.wrt, second.direction.name
+        print(rf"\nabla^2 f \cdot {direction} = {second.latex()}")
+        if second.hessian is not None:
+            print(rf"\frac{{\partial^2 f}}{{\partial {name}^2}} = {second.hessian_latex()}")
+    if args.steps:
+        print()
+        print(second.first.steps_markdown(), end="")
+        print(
+            f"\nThe second derivative is the gradient of ⟨∂f/∂{second.wrt}, {second.direction.name}⟩, "
+            "derived by the same rules."
+        )
+    if args.numpy:
+        print()
+        print(second.code.source, end="")
+        if second.hessian_code is not None:
+            print()
+            print(second.hessian_code.source, end="")
     return 0

@@ -23,6 +23,7 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Diag,
     Dim,
     Identity,
     MatMul,
@@ -77,6 +78,10 @@ class GeneratedCode:
         exec(compile(self.source, f"<matgrad.engine {self.function_name}>", "exec"), namespace)
         function: Callable[..., tuple[Any, dict[str, Any]]] = namespace[self.function_name]
         return function
+
+
+# What the second function's result holds, by function name (see matgrad.engine.second_order).
+_RESULTS = {"value_and_hvp": "Hessian-vector products", "value_and_hessian": "Hessian matrices"}
 
 
 def generate(
@@ -174,7 +179,8 @@ class _Generator:
         if imports:
             header.append(f"from matgrad.elementwise import {imports[2:]}")
         helper = _NUMBER_HELPER if self.constants else ""
-        doc = f'    """Value and gradients {tuple(self.gradients)} at {shapes}."""'
+        what = _RESULTS.get(function_name, "gradients")
+        doc = f'    """Value and {what} {tuple(self.gradients)} at {shapes}."""'
         source = (
             "\n".join(header)
             + helper
@@ -378,7 +384,25 @@ def _mul(node: Node, g: _Generator) -> tuple[str, int]:
 def _matmul(node: Node, g: _Generator) -> tuple[str, int]:
     assert isinstance(node, MatMul)
     # The first factor binds at MUL too: a * b @ c is (a * b) @ c, which is meant.
-    return " @ ".join(g.expr(f, MUL if i else MUL - 1) for i, f in enumerate(node.factors)), MUL
+    pieces, factors, index = [], node.factors, 0
+    while index < len(factors):
+        factor = factors[index]
+        if isinstance(factor, Diag) and index + 1 < len(factors):
+            # diag(s) @ Y scales the rows of Y: never build the n×n matrix.
+            right = factors[index + 1]
+            scale = g.expr(factor.arg, ATOM) + ("[:, None]" if len(shape_of(right)) == 2 else "")
+            pieces.append(f"({scale} * {g.expr(right, MUL)})")
+            index += 2
+            continue
+        pieces.append(g.expr(factor, MUL if index else MUL - 1))
+        index += 1
+    return " @ ".join(pieces), MUL
+
+
+@python(Diag)
+def _diag(node: Node, g: _Generator) -> tuple[str, int]:
+    assert isinstance(node, Diag)
+    return f"_np.diag({g.expr(node.arg)})", ATOM
 
 
 @python(Transpose)

@@ -142,7 +142,8 @@ def derive(
     *,
     prove: bool = True,
     timeout: float | None = DEFAULT_TIMEOUT,
-) -> Derivation:
+    order: int = 1,
+) -> Any:
     """Closed-form gradients of a scalar matrix expression, simplified, with code and proof.
 
     Parameters
@@ -158,10 +159,18 @@ def derive(
     prove
         Run the symbolic and numeric proofs (default). A derivation that fails them
         raises :class:`~matgrad.engine.errors.ProofFailure` instead of being returned.
+    order
+        1 (default): the gradients, a :class:`Derivation`. 2: the second derivative with
+        respect to the one name in ``wrt``, a
+        :class:`~matgrad.engine.second_order.SecondDerivation`: the Hessian-vector
+        product ∇²f·V in closed form (V a new argument of the name's shape) and, for a
+        vector, the Hessian matrix (e.g. Xᵀ diag(σ ⊙ (1 − σ)) X), each proven; the
+        gradient it builds on is derived and proven first.
     timeout
         Seconds for the derivation and its proofs together (default 8; None: no
-        limit). Each runs in a child process with 500 MB of memory beyond what this
-        process holds; past the time or either memory budget, :class:`~matgrad.engine.errors.TooComplexError`
+        limit); with ``order=2``, that many again for the second derivative. Each
+        runs in a child process with 500 MB of memory beyond what this process holds;
+        past the time or either memory budget, :class:`~matgrad.engine.errors.TooComplexError`
         says which one (an answer whose proof ran out of budget is never returned as
         proven: ``prove=False`` returns it unproven).
 
@@ -178,7 +187,17 @@ def derive(
     >>> d = derive("sqnorm(X @ W + b)", "W", {"X": "n,k", "W": "k,m", "b": "m"}, prove=False)
     >>> d.text("W")
     '2Xᵀ(XW + b)'
+    >>> h = derive("sqnorm(A @ x - b)", "x", {"A": "m,n", "x": "n", "b": "m"}, order=2, prove=False)
+    >>> h.text(), h.hessian_text()
+    ('2AᵀAV', '2AᵀA')
     """
+    if order not in (1, 2) or isinstance(order, bool):
+        raise ValueError(f"order must be 1 (gradients) or 2 (Hessian-vector product, Hessian); got {order!r}")
+    if order == 2:
+        from matgrad.engine.second_order import derive_second
+
+        first = derive(expression, wrt, shapes, prove=prove, timeout=timeout)
+        return derive_second(first, prove=prove, timeout=timeout, memory=MEMORY)
     _check_types(expression, wrt, shapes)
     start = time.perf_counter()
     try:

@@ -21,6 +21,7 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Diag,
     Identity,
     MatMul,
     Mul,
@@ -267,6 +268,14 @@ def _trace(node: Node, G: Node, needed: list[bool]) -> Contributions:
     """d tr(A) = tr(dA) = ⟨I, dA⟩."""
     assert isinstance(node, Trace)
     return [(0, Mul((G, Identity(shape_of(node.arg)[0]))))]
+
+
+@vjp(Diag)
+def _diag(node: Node, G: Node, needed: list[bool]) -> Contributions:
+    """⟨G, diag(da)⟩ = ⟨diagonal of G, da⟩: G ⊙ I summed over each row."""
+    assert isinstance(node, Diag)
+    n = shape_of(node.arg)[0]
+    return [(0, Sum(Mul((G, Identity(n))), axis=1))]
 
 
 @vjp(SqNorm)

@@ -19,6 +19,7 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Diag,
     Dim,
     Identity,
     MatMul,
@@ -156,6 +157,13 @@ def _const(node: Node, p: _Printer) -> tuple[str, int]:
     if node.value == -1:
         return ("-" if p.style.latex else "−") + ones, ADD
     return f"{value}·{ones}", HADAMARD
+
+
+@printer(Diag)
+def _diag(node: Node, p: _Printer) -> tuple[str, int]:
+    assert isinstance(node, Diag)
+    name = r"\operatorname{diag}" if p.style.latex else "diag"
+    return f"{name}({p.show(node.arg)})", ATOM
 
 
 @printer(Identity)

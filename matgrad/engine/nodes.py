@@ -156,6 +156,13 @@ class Identity(Node):
     dim: Dim
 
 
+@dataclass(frozen=True)
+class Diag(Node):
+    """diag(arg): the square matrix with the 1-D ``arg`` on its diagonal (a Hessian's middle factor)."""
+
+    arg: Node
+
+
 # A dataclass with eq and frozen generates a field-wise __hash__ in every subclass, which
 # would rehash whole subtrees at each dict lookup; all nodes use the cached one instead.
 NODE_TYPES: tuple[type[Node], ...] = (
@@ -172,6 +179,7 @@ NODE_TYPES: tuple[type[Node], ...] = (
     SqNorm,
     Outer,
     Identity,
+    Diag,
 )
 for _node_type in NODE_TYPES:
     _node_type.__hash__ = Node.__hash__  # type: ignore[method-assign]
@@ -183,7 +191,7 @@ def children(node: Node) -> tuple[Node, ...]:
         return node.terms
     if isinstance(node, Mul | MatMul):
         return node.factors
-    if isinstance(node, Transpose | Apply | Sum | Trace | SqNorm):
+    if isinstance(node, Transpose | Apply | Sum | Trace | SqNorm | Diag):
         return (node.arg,)
     if isinstance(node, Power):
         return (node.base,)
@@ -214,6 +222,8 @@ def with_children(node: Node, new: tuple[Node, ...]) -> Node:
         return Power(new[0], node.exponent)
     if isinstance(node, Outer):
         return Outer(new[0], new[1])
+    if isinstance(node, Diag):
+        return Diag(new[0])
     return node
 
 

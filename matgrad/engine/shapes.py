@@ -22,6 +22,7 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Diag,
     Dim,
     Identity,
     MatMul,
@@ -304,3 +305,11 @@ def _(node: Outer) -> Shape:
 @_shape_rule.register
 def _(node: Identity) -> Shape:
     return (node.dim, node.dim)
+
+
+@_shape_rule.register
+def _(node: Diag) -> Shape:
+    shape = shape_of(node.arg)
+    if len(shape) != 1:
+        raise ShapeError(f"diag(·) of a {format_shape(shape)} array: it takes a 1-D vector")
+    return (shape[0], shape[0])

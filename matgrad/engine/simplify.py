@@ -30,6 +30,7 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Diag,
     Identity,
     MatMul,
     Mul,
@@ -181,6 +182,11 @@ rule = RULES.register
 @rule(Var, Const, Identity)
 def _leaf(node: Node, s: Simplifier) -> Node:
     return node
+
+
+@rule(Diag)
+def _diag(node: Node, s: Simplifier) -> Node:
+    return node  # its argument is simplified already; diag(·) itself has no rewrite
 
 
 @rule(Mul)

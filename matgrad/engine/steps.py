@@ -18,6 +18,7 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Diag,
     MatMul,
     Mul,
     Node,
@@ -45,6 +46,10 @@ RULES: dict[type[Node], tuple[str, str]] = {
     Trace: ("trace", r"d\operatorname{tr}(A) = \operatorname{tr}(dA) = \langle I, dA\rangle"),
     SqNorm: ("squared Frobenius norm", r"d\lVert A\rVert_F^2 = 2\langle A, dA\rangle"),
     Outer: ("outer product", r"d(ab^\top) = da\,b^\top + a\,db^\top"),
+    Diag: (
+        "diagonal matrix",
+        r"\langle G, \operatorname{diag}(da)\rangle = \langle \operatorname{diagonal}(G), da\rangle",
+    ),
 }
 FUNCTION_RULES: dict[str, tuple[str, str]] = {
     "sigmoid": ("sigmoid", r"d\sigma(H) = \sigma(H) \odot (1 - \sigma(H)) \odot dH"),

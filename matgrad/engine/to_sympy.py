@@ -24,6 +24,7 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Diag,
     Dim,
     Identity,
     MatMul,
@@ -115,6 +116,15 @@ def _const(node: Node, args: list[Array], c: _Context) -> Array:
 def _identity(node: Node, args: list[Array], c: _Context) -> Array:
     assert isinstance(node, Identity)
     return _objects(np.array(sympy.eye(c.size(node.dim)).tolist(), dtype=object))
+
+
+@translate(Diag)
+def _diag(node: Node, args: list[Array], c: _Context) -> Array:
+    vector = args[0]
+    out = np.full((len(vector), len(vector)), sympy.Integer(0), dtype=object)
+    for i, entry in enumerate(vector):
+        out[i, i] = entry
+    return out
 
 
 @translate(Add)
