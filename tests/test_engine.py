@@ -14,7 +14,7 @@ import sympy
 from matgrad.cli import main
 from matgrad.engine import ProofFailure, derive
 from matgrad.engine import differentiate as differentiate_module
-from matgrad.engine.catalogue import EXAMPLES, SEEDS, render, seed_example
+from matgrad.engine.catalogue import EXAMPLES, SECOND_ORDER, SEEDS, render, seed_example
 from matgrad.engine.codegen import PYTHON
 from matgrad.engine.differentiate import VJP
 from matgrad.engine.hessian import LINEAR_MAP
@@ -31,7 +31,7 @@ BIAS_KINDS = ("full", "row", "vector")
 @pytest.fixture(scope="session")
 def catalogue():
     """Every seed and catalogue example, derived and proven once for the session."""
-    return {example: example.derive() for example in SEEDS + EXAMPLES}
+    return {example: example.derive() for example in SEEDS + EXAMPLES + SECOND_ORDER}
 
 
 def registry_cases():
@@ -70,6 +70,15 @@ def test_every_example_is_derived_and_proven(catalogue, example):
     assert derivation.proven is True
     assert set(derivation.proof.symbolic) == set(derivation.wrt)
     assert derivation.proof.numeric is not None and derivation.proof.numeric.passed
+
+
+@pytest.mark.parametrize("example", SECOND_ORDER, ids=lambda e: e.title)
+def test_every_second_order_example_is_derived_and_proven(catalogue, example):
+    second = catalogue[example]
+    assert second.proven is True and second.first.proven is True
+    assert "hvp" in second.proof.symbolic and second.proof.numeric.passed
+    vector = len(second.direction.shape) == 1
+    assert (second.hessian is not None) == vector and ("hessian" in second.proof.symbolic) == vector
 
 
 def test_catalogue_has_fifteen_examples_beyond_the_seeds():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from matgrad.engine.derivation import Derivation, derive
 from matgrad.registry import OBJECTIVES, Objective
@@ -26,10 +27,11 @@ class Example:
     show_steps: bool = False
     show_code: bool = False
     objective: str | None = field(default=None)
+    order: int = 1
 
-    def derive(self, prove: bool = True) -> Derivation:
-        derivation: Derivation = derive(self.expression, self.wrt, self.shapes, prove=prove)
-        return derivation
+    def derive(self, prove: bool = True) -> Any:
+        """A :class:`Derivation` (order 1), or a ``SecondDerivation`` (order 2)."""
+        return derive(self.expression, self.wrt, self.shapes, prove=prove, order=self.order)
 
 
 #: The engine's spelling of each registry objective.
@@ -150,7 +152,9 @@ def render(derivations: Mapping[Example, Derivation]) -> str:
         "rows), a 1-D vector is a column.",
         "",
     ]
-    for number, (example, derivation) in enumerate(derivations.items(), start=1):
+    first = {e: d for e, d in derivations.items() if e.order == 1}
+    second = {e: d for e, d in derivations.items() if e.order == 2}
+    for number, (example, derivation) in enumerate(first.items(), start=1):
         shapes = ", ".join(f"{n}: {s}" for n, s in example.shapes.items())
         lines += [
             f"## {number}. {example.title}",
@@ -188,11 +192,90 @@ def render(derivations: Mapping[Example, Derivation]) -> str:
                 "```",
             ]
         lines.append("")
+    if second:
+        lines += _render_second(second, start=len(first) + 1)
     return "\n".join(lines)
 
 
+def _render_second(derivations: Mapping[Example, Any], start: int) -> list[str]:
+    """The second-derivative examples: ∇²f·V, and the Hessian matrix of a vector argument."""
+    from matgrad.engine import latex as printing
+
+    lines = [
+        "# Second derivatives",
+        "",
+        "`derive(..., order=2)` / `matgrad derive ... --hessian` (`matgrad/engine/second_order.py`).",
+        "The Hessian with respect to x applied to a direction V of x's shape is the gradient of",
+        "⟨∇f, V⟩, since the Hessian is symmetric: d⟨∇f, V⟩ = ⟨d∇f, V⟩ = ⟨H dx, V⟩ = ⟨HV, dx⟩.",
+        "So the engine derives and proves ∇f, forms ⟨∇f, V⟩ with V a new argument, and",
+        "differentiates that by the same rules: the Hessian-vector product ∇²f·V in closed",
+        "form. For a vector x it then reads the matrix M with ∇²f·V = MV off that expression",
+        "(V is I; a product A·E is A·M_E; s ⊙ E with a vector s is diag(s)·M_E), e.g. the",
+        "logistic loss's Xᵀ((XV) ⊙ σ ⊙ (1 − σ)) = Xᵀ diag(σ ⊙ (1 − σ)) X V. The proof differentiates",
+        "the parsed expression twice with sympy, Σᵢ Vᵢ ∂f/∂xᵢ and then its gradient, and the",
+        "generated code of ∇²f·V and of MV must equal it exactly; a numeric check compares ∇²f·V",
+        "with central differences of ⟨∇f, V⟩.",
+        "",
+    ]
+    for number, (example, second) in enumerate(derivations.items(), start=start):
+        shapes = ", ".join(f"{n}: {s}" for n, s in example.shapes.items())
+        x = second.wrt
+        style = printing.Style(latex=True)
+        lines += [
+            f"## {number}. {example.title}",
+            "",
+            f'`matgrad derive "{example.expression}" '
+            + " ".join(f"{n}={s}" for n, s in example.shapes.items())
+            + f" --wrt {x} --hessian`",
+            "",
+            f"Shapes: {shapes}; V: the shape of {x}.",
+            "",
+            f"$$f = {second.first.value_latex}$$",
+            "",
+            rf"$$\frac{{\partial f}}{{\partial {style.name(x)}}} = {second.first.latex(x)}$$",
+            rf"$$\nabla^2 f \cdot V = {second.latex()}$$",
+        ]
+        if second.hessian is not None:
+            lines.append(
+                rf"$$\frac{{\partial^2 f}}{{\partial {style.name(x)}^2}} = {second.hessian_latex()}$$"
+            )
+        where = [
+            (style.name(n), printing.latex(node, {k: v for k, v in second.names.items() if k != node}))
+            for node, n in second.names.items()
+        ]
+        if where:
+            lines += ["", "where " + ", ".join(f"${n} = {d}$" for n, d in where) + "."]
+        if second.proof is not None:
+            verdicts = " and ".join("H·V" if w == "hvp" else "MV" for w in second.proof.symbolic)
+            status = "proven" if second.proof.proven else "FAILED"
+            lines += ["", f"Proof: {verdicts} {status} exactly (sympy) and numerically."]
+        lines.append("")
+    return lines
+
+
+_LOGISTIC = {"X": "m,n", "w": "n", "y": "m"}
+
+SECOND_ORDER: tuple[Example, ...] = (
+    Example("Hessian of a quadratic form", "x @ A @ x", {"x": "n", "A": "n,n"}, ("x",), order=2),
+    Example(
+        "Hessian of least squares", "sqnorm(A @ x - b)", {"A": "m,n", "x": "n", "b": "m"}, ("x",), order=2
+    ),
+    Example("Hessian of the logistic loss", "sum(softplus(X @ w)) - y @ (X @ w)", _LOGISTIC, ("w",), order=2),
+    Example("Hessian of a sum of exponentials", "sum(exp(A @ x))", {"A": "m,n", "x": "n"}, ("x",), order=2),
+    Example("HVP of a trace quadratic form", "trace(X.T @ A @ X)", {"X": "n,k", "A": "n,n"}, ("X",), order=2),
+    Example("HVP of ‖XW‖²", "sqnorm(X @ W)", {"X": "n,k", "W": "k,m"}, ("W",), order=2),
+    Example(
+        "HVP of a sigmoid layer's squared error",
+        "sqnorm(Y - sigmoid(X @ W))",
+        {"X": "n,k", "W": "k,m", "Y": "n,m"},
+        ("W",),
+        order=2,
+    ),
+)
+
+
 def main() -> None:
-    print(render({example: example.derive() for example in SEEDS + EXAMPLES}), end="")
+    print(render({example: example.derive() for example in SEEDS + EXAMPLES + SECOND_ORDER}), end="")
 
 
 if __name__ == "__main__":
