@@ -29,8 +29,11 @@ from matgrad.symbolic.verdict import CONCRETE, Counterexample, Verdict
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds a check may take before its verdict is "undecided: timed out"."""
-DIAGNOSIS_SECONDS = 10.0
-"""Seconds spent naming the slip of a refuted candidate; past it, the verdict has no diagnosis."""
+DIAGNOSIS_SECONDS = 30.0
+"""Seconds spent naming the slip of a refuted candidate; past it, the verdict has no diagnosis.
+
+A few seconds on an idle machine; the margin is for a loaded one (a diagnosis that runs
+out of time leaves a refutation without the name of its slip)."""
 MEMORY = 2 * 2**30
 """Bytes of memory a check may allocate beyond what the process holds when it starts."""
 

@@ -27,7 +27,7 @@ from matgrad.budget import BudgetExceeded, run_within_budget
 from matgrad.registry import Objective, get_objective
 from matgrad.signature import BIAS_KINDS, BiasKind
 from matgrad.symbolic.arrays import Array, numeric_instance, symbol_arrays
-from matgrad.symbolic.checking import DEFAULT_TIMEOUT, MEMORY
+from matgrad.symbolic.checking import DEFAULT_TIMEOUT, DIAGNOSIS_SECONDS, MEMORY
 from matgrad.symbolic.concrete import (
     Case,
     Mismatch,
@@ -48,8 +48,6 @@ GAUSS_NEWTON_AS_HESSIAN = "the Gauss–Newton product passed off as the Hessian"
 
 # Entries compared numerically before a slip is compared exactly (a filter: exact decides).
 _PROBE_ENTRIES = 2
-#: Seconds spent naming the slip of a refuted product (second-order blocks are larger than gradients).
-DIAGNOSIS_SECONDS = 30.0
 
 
 def _sigma_second_dropped(G: Array, dG: Array | None, S: Array, dS: Array | None) -> Array | None:
