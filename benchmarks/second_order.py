@@ -268,7 +268,9 @@ def goals(rows: list[dict[str, Any]], logistic: list[dict[str, Any]], quick: boo
             f"{slowest[f'hvp/{name}'][0]:.2f} ({slowest['objective']} {slowest['size']} {slowest['dtype']})"
         )
     timed = [r for r in logistic if "jax/closed" in r]
-    if not timed:
+    if not logistic:
+        lines.append("[not run] dense logistic Hessian ≥ 10× faster than jax.hessian: skipped (--no-logistic)")
+    elif not timed:
         lines.append("[not run] dense logistic Hessian ≥ 10× faster than jax.hessian: jax not installed")
     else:
         least = min(r["jax/closed"][0] for r in timed)
@@ -278,6 +280,28 @@ def goals(rows: list[dict[str, Any]], logistic: list[dict[str, Any]], quick: boo
             f"[{verdict}] dense logistic Hessian ≥ 10× faster than jax.hessian{size}: least {least:.1f}×"
         )
     return lines
+
+
+def pin_threads(count: int) -> None:
+    """One thread count for every library, so that a busy machine slows them alike."""
+    import os
+
+    if count < 1:
+        raise SystemExit("--threads must be a positive integer")
+    os.environ["MATGRAD_NUM_THREADS"] = str(count)
+    # Read by XLA when jax first starts (nothing has imported it yet).
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + f" --xla_cpu_multi_thread_eigen={'true' if count > 1 else 'false'}"
+    ).strip()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise SystemExit("--threads needs threadpoolctl (pip install '.[bench]')") from None
+    threadpool_limits(limits=count)
+    if available()["torch"]:
+        import torch
+
+        torch.set_num_threads(count)
 
 
 def main(argv: list[str]) -> int:
@@ -290,7 +314,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--objectives", help="comma-separated registry ids (default: all)")
     parser.add_argument("--no-logistic", action="store_true", help="skip the dense logistic Hessian")
     parser.add_argument("--keep-blas-env", action="store_true", help="keep OPENBLAS_CORETYPE/L2_SIZE as set")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="pin every library to N threads: BLAS (threadpoolctl), matgrad's elementwise blocks, torch, XLA",
+    )
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        pin_threads(args.threads)
     sizes = args.sizes.split(",") if args.sizes else (["seed", "medium"] if args.quick else list(SIZES))
     dtypes = args.dtypes.split(",")
     wanted = args.objectives.split(",") if args.objectives else [o.id for o in OBJECTIVES]
