@@ -269,7 +269,7 @@ def goals(rows: list[dict[str, Any]], logistic: list[dict[str, Any]], quick: boo
         )
     timed = [r for r in logistic if "jax/closed" in r]
     if not logistic:
-        lines.append("[not run] dense logistic Hessian ≥ 10× faster than jax.hessian: skipped (--no-logistic)")
+        lines.append("[not run] dense logistic Hessian ≥ 10× faster than jax.hessian: --no-logistic")
     elif not timed:
         lines.append("[not run] dense logistic Hessian ≥ 10× faster than jax.hessian: jax not installed")
     else:
