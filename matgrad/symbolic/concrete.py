@@ -197,23 +197,40 @@ class ExactGradient:
         ``values`` (a number for every entry symbol) give the numeric instance that
         witnesses a difference.
         """
-        source = self.arrays[name]
-        candidate = np.asarray(candidate, dtype=object)
-        if candidate.shape != source.shape:
-            return Mismatch(
-                None, f"shape {candidate.shape}, but ∂f/∂{name} has {name}'s shape {source.shape}"
-            )
-        for index, symbol in np.ndenumerate(source):
-            zero, difference = self._is_zero(candidate[index], symbol)
-            if zero:
-                continue
-            expected = _number(self.expected(symbol), values)
-            # Nonzero as a polynomial in the atoms but not at this point: the atoms may be related.
-            unwitnessed = abs(_number(difference, values)) <= _WITNESS_TOLERANCE * max(1.0, abs(expected))
-            if unwitnessed and vanishes(difference):
-                continue
-            return Mismatch(index, _readable(difference), _number(candidate[index], values), expected)
-        return None
+        return first_mismatch(
+            f"∂f/∂{name}", name, self.arrays[name], candidate, self._is_zero, self.expected, values
+        )
+
+
+def first_mismatch(
+    label: str,
+    name: str,
+    source: Array,
+    candidate: Any,
+    is_zero: Callable[[Any, Any], tuple[bool, Any]],
+    expected: Callable[[Any], Any],
+    values: Mapping[Any, Any],
+) -> Mismatch | None:
+    """The first entry of ``candidate`` that differs from ``expected`` of its symbol in ``source``.
+
+    ``is_zero(entry, symbol)`` decides exactly, returning the difference too; a difference
+    that is nonzero as a polynomial but vanishes at the numeric instance ``values`` (the
+    atoms may be related) is settled by sympy, so every mismatch carries a numeric witness.
+    """
+    candidate = np.asarray(candidate, dtype=object)
+    if candidate.shape != source.shape:
+        return Mismatch(None, f"shape {candidate.shape}, but {label} has {name}'s shape {source.shape}")
+    for index, symbol in np.ndenumerate(source):
+        zero, difference = is_zero(candidate[index], symbol)
+        if zero:
+            continue
+        value = _number(expected(symbol), values)
+        # Nonzero as a polynomial in the atoms but not at this point: the atoms may be related.
+        unwitnessed = abs(_number(difference, values)) <= _WITNESS_TOLERANCE * max(1.0, abs(value))
+        if unwitnessed and vanishes(difference):
+            continue
+        return Mismatch(index, _readable(difference), _number(candidate[index], values), value)
+    return None
 
 
 def counterexample(

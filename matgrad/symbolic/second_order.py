@@ -27,14 +27,11 @@ import sympy
 from matgrad.registry import Objective
 from matgrad.symbolic.arrays import Array, as_sympy, numeric_instance, symbol_arrays
 from matgrad.symbolic.concrete import (
-    _WITNESS_TOLERANCE,
     Mismatch,
-    _number,
-    _readable,
     cases,
     counterexample,
     describe_cases,
-    vanishes,
+    first_mismatch,
 )
 from matgrad.symbolic.polynomials import AtomRing, NotPolynomial
 from matgrad.symbolic.verdict import CONCRETE, GAUSS_NEWTON, HVP, Ledger, Verdict, method_name
@@ -145,24 +142,10 @@ class ExactSecondOrder:
 
     def first_mismatch(self, name: str, candidate: Any, values: Mapping[Any, Any]) -> Mismatch | None:
         """None if ``candidate`` is exactly the block for ``name``, else the first wrong entry."""
-        source = self.arrays[name]
-        candidate = np.asarray(candidate, dtype=object)
-        label = "∇²f·V" if self.quantity == HVP else "2JᵀJ·V"
-        if candidate.shape != source.shape:
-            return Mismatch(
-                None, f"shape {candidate.shape}, but ({label})_{name} has {name}'s shape {source.shape}"
-            )
-        for index, symbol in np.ndenumerate(source):
-            zero, difference = self._difference(candidate[index], symbol)
-            if zero:
-                continue
-            expected = _number(self.expected(symbol), values)
-            # Nonzero as a polynomial in the atoms but not at this point: the atoms may be related.
-            unwitnessed = abs(_number(difference, values)) <= _WITNESS_TOLERANCE * max(1.0, abs(expected))
-            if unwitnessed and vanishes(difference):
-                continue
-            return Mismatch(index, _readable(difference), _number(candidate[index], values), expected)
-        return None
+        label = f"({'∇²f·V' if self.quantity == HVP else '2JᵀJ·V'})_{name}"
+        return first_mismatch(
+            label, name, self.arrays[name], candidate, self._difference, self.expected, values
+        )
 
 
 def exact_for(
