@@ -202,7 +202,7 @@ def _render_second(derivations: Mapping[Example, Any], start: int) -> list[str]:
     from matgrad.engine import latex as printing
 
     lines = [
-        "# Second derivatives",
+        "## Second derivatives",
         "",
         "`derive(..., order=2)` / `matgrad derive ... --hessian` (`matgrad/engine/second_order.py`).",
         "The Hessian with respect to x applied to a direction V of x's shape is the gradient of",
@@ -222,7 +222,7 @@ def _render_second(derivations: Mapping[Example, Any], start: int) -> list[str]:
         x = second.wrt
         style = printing.Style(latex=True)
         lines += [
-            f"## {number}. {example.title}",
+            f"### {number}. {example.title}",
             "",
             f'`matgrad derive "{example.expression}" '
             + " ".join(f"{n}={s}" for n, s in example.shapes.items())
