@@ -115,6 +115,7 @@ def concrete_shapes(variables: Sequence[Var], sizes: Sequence[int]) -> dict[str,
 
 
 def needs_positive_arguments(tree: Node) -> bool:
+    """Whether the expression takes a log, a negative or a fractional power (numeric checks draw x > 0)."""
     return any(
         (isinstance(n, Apply) and n.function == "log")
         or (isinstance(n, Power) and (n.exponent < 0 or n.exponent.denominator != 1))
@@ -171,4 +172,4 @@ def _take(items: Any, count: int) -> list[int]:
     return [next(items) for _ in range(count)]
 
 
-__all__ = ["Proof", "concrete_shapes", "prove"]
+__all__ = ["Proof", "Undecided", "concrete_shapes", "needs_positive_arguments", "prove"]

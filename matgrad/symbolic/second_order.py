@@ -171,7 +171,7 @@ def prove_second_order_concrete(
     The direction first moves every argument at once, so every cross term between
     arguments is in the proof, then, at the sizes that are all at least 2, each argument
     alone (the paths where the code skips zero tangents, and the off-diagonal blocks
-    :func:`hessian` reads). ``rules`` as in
+    :func:`matgrad.second_order.dense_hessian` reads). ``rules`` as in
     :func:`matgrad.symbolic.concrete.prove_concrete`.
     """
     if quantity not in (HVP, GAUSS_NEWTON):
