@@ -1,0 +1,246 @@
+"""The registry on the site: every formula linked to its derivation, its function and its proof.
+
+Everything here is read from ``matgrad.registry.OBJECTIVES``; no formula is written twice.
+
+- ``{matgrad-formulas}`` (a directive) shows each objective's value, its definitions and
+  every gradient (full and row bias), each with links to the section of its derivation,
+  the reference of the function that computes it and its lines in the `matgrad verify`
+  table (docs/_ext/verify_table.py).
+- The section of a derivation document that derives a formula is found as
+  tests/test_derivations.py finds it (derivations/texcheck.py reads the document): the
+  section whose displayed result ∂f/∂A = … ends, character for character, in the
+  registry's LaTeX. It gets a label and a link back to the formula.
+- The docstrings of the objectives' functions get a link back to their formulas.
+
+Labels: ``formula-<id>-<argument>`` (``-row`` for a row bias), ``formula-<id>``,
+``derivation-<id>-<argument>[-row]``, ``verify-<id>-<argument>``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from docutils import nodes
+from sphinx import addnodes
+from sphinx.application import Sphinx
+from sphinx.transforms import SphinxTransform
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+from matgrad.registry import OBJECTIVES, Objective
+
+logger = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+FORMULAS_DOC = "docs/formulas"
+
+
+def label(kind: str, objective: Objective, argument: str | None = None, row: bool = False) -> str:
+    parts = [kind, objective.id] + ([argument] if argument else []) + (["row"] if row else [])
+    return nodes.fully_normalize_name("-".join(parts))
+
+
+def add_label(document: nodes.document, node: nodes.Element, name: str) -> None:
+    """Make ``name`` a label of ``node`` (as ``(name)=`` before it would), for :ref: links.
+
+    Only this name is registered: a section keeps its own implicit name from its title.
+    """
+    labelid = nodes.make_id(name)
+    node["ids"].append(labelid)
+    document.ids[labelid] = node
+    document.nameids[name] = labelid
+    document.nametypes[name] = True  # explicit: Sphinx collects it as a label
+
+
+def tex_name(argument: str) -> str:
+    """The TeX of an argument name: 'W1' -> 'W_1' (as the derivations write it)."""
+    return re.sub(r"^([A-Za-z]+)(\d+)$", r"\1_\2", argument)
+
+
+def gradient_tex(argument: str, body: str) -> str:
+    return rf"\frac{{\partial f}}{{\partial {tex_name(argument)}}} = {body}"
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One gradient formula of the registry: full, or for a row bias."""
+
+    objective: Objective
+    argument: str
+    row: bool
+
+    @property
+    def latex(self) -> str:
+        gradient = self.objective.gradients[self.argument]
+        return (gradient.row_latex if self.row else gradient.latex) or ""
+
+    @property
+    def docname(self) -> str:
+        return self.objective.derivation.removesuffix(".md")
+
+
+def formulas() -> list[Formula]:
+    return [
+        Formula(o, argument, row)
+        for o in OBJECTIVES
+        for argument in o.arguments
+        for row in ((False, True) if o.gradients[argument].row_latex else (False,))
+    ]
+
+
+@functools.cache
+def _texcheck() -> ModuleType:
+    path = ROOT / "derivations" / "texcheck.py"
+    spec = importlib.util.spec_from_file_location("texcheck", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["texcheck"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def deriving_section_title(formula: Formula, text: str) -> str | None:
+    """The title of the innermost section of ``text`` that derives ``formula``."""
+    texcheck = _texcheck()
+    head = rf"\frac{{\partial f}}{{\partial {tex_name(formula.argument)}}}"
+    for leaf in texcheck.read_document(text).leaves():
+        shown = {m.tex for m in texcheck.unit_math(leaf) if m.display}
+        if [o for o in OBJECTIVES if o.value_latex in shown] != [formula.objective]:
+            continue  # the section derives another objective, or none
+        for math in leaf.math:
+            sides = texcheck.raw_sides(math.tex)
+            if math.display and len(sides) >= 2 and sides[0] == head and sides[-1] == formula.latex:
+                return str(leaf.title)
+    return None
+
+
+def _ref(target: str, text: str | nodes.Node) -> addnodes.pending_xref:
+    """A link to a label, with its own text (works for labels on any node)."""
+    content = text if isinstance(text, nodes.Node) else nodes.inline(text, text)
+    return addnodes.pending_xref(
+        "", content, refdomain="std", reftype="ref", reftarget=target, refexplicit=True, refwarn=True
+    )
+
+
+def _func_ref(objective: Objective) -> addnodes.pending_xref:
+    target = f"matgrad.{objective.name}.grad"
+    literal = nodes.literal(objective.call, objective.call)
+    return addnodes.pending_xref(
+        "", literal, refdomain="py", reftype="func", reftarget=target, refexplicit=True, refwarn=True
+    )
+
+
+def _links(*items: nodes.Node) -> nodes.paragraph:
+    paragraph = nodes.paragraph(classes=["mg-links"])
+    for i, item in enumerate(items):
+        paragraph += nodes.Text(" · ") if i else nodes.Text("")
+        paragraph += item
+    return paragraph
+
+
+def _math(tex: str) -> nodes.math_block:
+    return nodes.math_block(tex, tex, nowrap=False, number=None)
+
+
+class FormulasDirective(SphinxDirective):
+    """``{matgrad-formulas}``: every objective of the registry, its formulas and their links."""
+
+    def run(self) -> list[nodes.Node]:
+        for path in {ROOT / o.derivation for o in OBJECTIVES}:
+            self.env.note_dependency(str(path))  # a changed derivation may move a section
+        out: list[nodes.Node] = []
+        for objective in OBJECTIVES:
+            section = nodes.section()
+            add_label(self.state.document, section, label("formula", objective))
+            title = f"{objective.id}: {objective.title}"
+            section += nodes.title(title, title)
+            section += _math(objective.value_latex)
+            if objective.where_latex:
+                section += nodes.paragraph("", "where")
+                section += _math(objective.where_latex)
+            section += _links(_func_ref(objective))
+            for formula in (f for f in formulas() if f.objective is objective):
+                section += self._formula(formula)
+            out.append(section)
+        return out
+
+    def _formula(self, formula: Formula) -> nodes.container:
+        name = label("formula", formula.objective, formula.argument, formula.row)
+        box = nodes.container(classes=["mg-formula"])
+        add_label(self.state.document, box, name)
+        if formula.row:
+            box += nodes.paragraph("", f"a row bias {formula.argument}, broadcast over the n rows:")
+        box += _math(gradient_tex(formula.argument, formula.latex))
+        objective, argument, row = formula.objective, formula.argument, formula.row
+        box += _links(
+            _ref(label("derivation", objective, argument, row), "derivation"),
+            _func_ref(objective),
+            _ref(label("verify", objective, argument), "matgrad verify"),
+        )
+        return box
+
+
+class DerivationLabels(SphinxTransform):
+    """Label each section of a derivation document that derives a registry formula, and link back.
+
+    Runs before Sphinx collects labels (priority 850), so the labels are ordinary ones.
+    """
+
+    default_priority = 800
+
+    def apply(self, **kwargs: Any) -> None:
+        docname = self.env.docname
+        wanted = [f for f in formulas() if f.docname == docname]
+        if not wanted:
+            return
+        text = (ROOT / wanted[0].objective.derivation).read_text(encoding="utf-8")
+        sections = {s[0].astext(): s for s in self.document.findall(nodes.section)}
+        for formula in wanted:
+            title = deriving_section_title(formula, text)
+            section = sections.get(title) if title else None
+            if section is None:
+                logger.warning(
+                    "no section derives %s of %s%s (the registry's LaTeX: %s)",
+                    formula.argument, formula.objective.id, " (row bias)" if formula.row else "",
+                    formula.latex, location=(docname, 0),
+                )  # fmt: skip
+                continue
+            add_label(
+                self.document, section, label("derivation", formula.objective, formula.argument, formula.row)
+            )
+            back = label("formula", formula.objective, formula.argument, formula.row)
+            text_back = (
+                f"{formula.objective.id}, ∂f/∂{formula.argument}{' (row bias)' if formula.row else ''}"
+            )
+            links = _links(
+                _ref(back, text_back),
+                _func_ref(formula.objective),
+                _ref(label("verify", formula.objective, formula.argument), "matgrad verify"),
+            )
+            links.insert(0, nodes.Text("In the registry: "))
+            section += links
+
+
+def link_functions_to_formulas(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """The objectives' value, grad and value_and_grad name the registry entries they compute."""
+    module, _, function = name.rpartition(".")
+    entries = [o for o in OBJECTIVES if f"matgrad.{o.name}" == module]
+    if what != "function" or function not in ("value", "grad", "value_and_grad") or not entries:
+        return
+    refs = ", ".join(f":ref:`{o.id} <{label('formula', o)}>`" for o in entries)
+    lines += ["", f"Registry entries (formulas, derivations, proofs): {refs}."]
+
+
+def setup(app: Sphinx) -> dict[str, object]:
+    app.add_directive("matgrad-formulas", FormulasDirective)
+    app.add_transform(DerivationLabels)
+    app.connect("autodoc-process-docstring", link_functions_to_formulas, priority=600)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
