@@ -28,6 +28,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 import matgrad
-from matgrad.registry import OBJECTIVES
+from matgrad.registry import OBJECTIVES, Gradient
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -142,10 +143,28 @@ def notebook_math(path: Path) -> int:
     return count
 
 
+def definitions(tex: str) -> int:
+    """``S = …,\\quad R = …`` is shown as one equation per definition."""
+    return len(re.split(r",\s*\\quad", tex)) if tex else 0
+
+
+def formula_count(table: Mapping[str, Gradient]) -> int:
+    """One equation per argument, and one more for a row bias's own form."""
+    return sum(1 + bool(g.row_latex) for g in table.values())
+
+
 def registry_math() -> int:
-    """The formulas page: each objective's value and definitions, each gradient, full and row."""
+    """The formulas page: each objective's value and definitions, each gradient (full and row),
+    the second order's tangents and each block of ∇²f·V and 2JᵀJ·V."""
     return sum(
-        1 + bool(o.where_latex) + sum(1 + bool(g.row_latex) for g in o.gradients.values()) for o in OBJECTIVES
+        1
+        + definitions(o.where_latex)
+        + formula_count(o.gradients)
+        + definitions(o.second_order.tangent_latex)
+        + definitions(o.second_order.gauss_newton_where_latex)
+        + formula_count(o.second_order.hvp)
+        + formula_count(o.second_order.gauss_newton)
+        for o in OBJECTIVES
     )
 
 
@@ -253,9 +272,7 @@ def browser_pages(site: Path, artifacts: Path) -> dict[str, PageView]:
                 page.screenshot(path=artifacts / "affine-phone.png", full_page=True)
         browser.close()
     print(f"\n{len(views)} pages read in Chromium in {time.perf_counter() - start:.1f} s")
-    print(
-        f"screenshots of the affine derivation (desktop, phone): {artifacts}/affine-{{desktop,phone}}.png"
-    )
+    print(f"screenshots of the affine derivation (desktop, phone): {artifacts}/affine-{{desktop,phone}}.png")
     return views
 
 
@@ -364,6 +381,42 @@ def test_every_formula_links_to_its_derivation_function_and_proof_and_back(
                     (verify, f"docs/formulas.html#{label_id('formula', objective.id, argument)}"),
                 ):
                     assert any(link.endswith(target) for link in page.shown["links"]), (page.path, target)
+
+
+SECOND_ORDER_FUNCTIONS = {"hvp": "hvp", "gauss_newton": "gauss_newton_product"}
+
+
+def test_every_second_order_formula_links_to_its_derivation_function_and_proof_and_back(
+    browser_pages: dict[str, PageView],
+) -> None:
+    """Each block of ∇²f·V and 2JᵀJ·V of every objective, both ways, from the registry."""
+    formulas = browser_pages["docs/formulas.html"]
+    verify = browser_pages["docs/verify.html"]
+    for objective in OBJECTIVES:
+        document, _, anchor = objective.second_order_derivation.partition("#")
+        derivation = browser_pages[document.replace(".md", ".html")]
+        section = label_id("derivation", objective.id, "second-order")
+        assert section in derivation.shown["ids"] and anchor in derivation.shown["ids"]
+        overview = label_id("formula", objective.id, "second-order")
+        assert any(link.endswith(f"docs/formulas.html#{overview}") for link in derivation.shown["links"])
+        for quantity, function in SECOND_ORDER_FUNCTIONS.items():
+            table = getattr(objective.second_order, quantity)
+            reference = f"docs/api/matgrad.{objective.name}.html#matgrad.{objective.name}.{function}"
+            for argument, entry in table.items():
+                row_id = label_id("verify", objective.id, argument, quantity)
+                back = label_id("formula", objective.id, argument, quantity)
+                assert row_id in verify.shown["ids"]
+                for row in (False, True) if entry.row_latex else (False,):
+                    suffix = ("row",) if row else ()
+                    formula = label_id("formula", objective.id, argument, quantity, *suffix)
+                    assert formula in formulas.shown["ids"]
+                    for page, target in (
+                        (formulas, f"{document.replace('.md', '.html')}#{section}"),
+                        (formulas, reference),
+                        (formulas, f"docs/verify.html#{row_id}"),
+                        (verify, f"docs/formulas.html#{back}"),
+                    ):
+                        assert any(link.endswith(target) for link in page.shown["links"]), (page.path, target)
 
 
 def test_the_api_reference_documents_every_public_function(browser_pages: dict[str, PageView]) -> None:

@@ -13,7 +13,9 @@ Everything here is read from ``matgrad.registry.OBJECTIVES``; no formula is writ
 - The docstrings of the objectives' functions get a link back to their formulas.
 
 Labels: ``formula-<id>-<argument>`` (``-row`` for a row bias), ``formula-<id>``,
-``derivation-<id>-<argument>[-row]``, ``verify-<id>-<argument>``.
+``derivation-<id>-<argument>[-row]``, ``verify-<id>-<argument>``; second order:
+``formula-<id>-<argument>-hvp[-row]`` (``-gauss-newton``), ``formula-<id>-second-order``,
+``derivation-<id>-second-order``, ``verify-<id>-<argument>-hvp``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import functools
 import importlib.util
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -34,16 +37,25 @@ from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from matgrad.registry import OBJECTIVES, Objective
+from matgrad.registry import OBJECTIVES, Gradient, Objective
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 FORMULAS_DOC = "docs/formulas"
 
 
-def label(kind: str, objective: Objective, argument: str | None = None, row: bool = False) -> str:
-    parts = [kind, objective.id] + ([argument] if argument else []) + (["row"] if row else [])
-    return nodes.fully_normalize_name("-".join(parts))
+GRADIENT, HVP, GAUSS_NEWTON = "gradient", "hvp", "gauss_newton"  # the quantities of `matgrad verify`
+#: What each quantity's formulas are called and computed by (a function of the objective's module).
+FUNCTION = {GRADIENT: "grad", HVP: "hvp", GAUSS_NEWTON: "gauss_newton_product"}
+
+
+def label(
+    kind: str, objective: Objective, argument: str | None = None, row: bool = False, quantity: str = GRADIENT
+) -> str:
+    """E.g. ``formula-affine-W``, ``formula-affine-b-row``, ``verify-affine-W-hvp``."""
+    parts = [kind, objective.id] + ([argument] if argument else [])
+    parts += ([] if quantity == GRADIENT else [quantity]) + (["row"] if row else [])
+    return nodes.fully_normalize_name("-".join(parts).replace("_", "-"))
 
 
 def add_label(document: nodes.document, node: nodes.Element, name: str) -> None:
@@ -63,35 +75,60 @@ def tex_name(argument: str) -> str:
     return re.sub(r"^([A-Za-z]+)(\d+)$", r"\1_\2", argument)
 
 
-def gradient_tex(argument: str, body: str) -> str:
-    return rf"\frac{{\partial f}}{{\partial {tex_name(argument)}}} = {body}"
+def formula_tex(argument: str, body: str, quantity: str = GRADIENT) -> str:
+    """∂f/∂A = …, or the block of ∇²f·V (of 2JᵀJ·V) for A, as `matgrad list --second-order` names them."""
+    name = tex_name(argument)
+    head = {
+        GRADIENT: rf"\frac{{\partial f}}{{\partial {name}}}",
+        HVP: rf"(\nabla^2 f \cdot V)_{{{name}}}",
+        GAUSS_NEWTON: rf"(2J^\top J \cdot V)_{{{name}}}",
+    }[quantity]
+    return f"{head} = {body}"
+
+
+def formula_table(objective: Objective, quantity: str) -> Mapping[str, Gradient]:
+    """The registry's formulas of one quantity, by argument."""
+    if quantity == GRADIENT:
+        return objective.gradients
+    return objective.second_order.hvp if quantity == HVP else objective.second_order.gauss_newton
 
 
 @dataclass(frozen=True)
 class Formula:
-    """One gradient formula of the registry: full, or for a row bias."""
+    """One formula of the registry: a gradient or a second-order product's block; full or row bias."""
 
     objective: Objective
     argument: str
     row: bool
+    quantity: str = GRADIENT
 
     @property
     def latex(self) -> str:
-        gradient = self.objective.gradients[self.argument]
-        return (gradient.row_latex if self.row else gradient.latex) or ""
+        entry = formula_table(self.objective, self.quantity)[self.argument]
+        return (entry.row_latex if self.row else entry.latex) or ""
 
     @property
     def docname(self) -> str:
-        return self.objective.derivation.removesuffix(".md")
+        objective = self.objective
+        path = objective.derivation if self.quantity == GRADIENT else objective.second_order_derivation
+        return path.split("#")[0].removesuffix(".md")
+
+    def label(self, kind: str) -> str:
+        return label(kind, self.objective, self.argument, self.row, self.quantity)
 
 
-def formulas() -> list[Formula]:
+def formulas(quantities: tuple[str, ...] = (GRADIENT,)) -> list[Formula]:
+    """The registry's formulas of these quantities, objective by objective, argument by argument."""
     return [
-        Formula(o, argument, row)
+        Formula(o, argument, row, quantity)
         for o in OBJECTIVES
+        for quantity in quantities
         for argument in o.arguments
-        for row in ((False, True) if o.gradients[argument].row_latex else (False,))
+        for row in ((False, True) if formula_table(o, quantity)[argument].row_latex else (False,))
     ]
+
+
+SECOND_ORDER = (HVP, GAUSS_NEWTON)
 
 
 @functools.cache
@@ -128,9 +165,11 @@ def _ref(target: str, text: str | nodes.Node) -> addnodes.pending_xref:
     )
 
 
-def _func_ref(objective: Objective) -> addnodes.pending_xref:
-    target = f"matgrad.{objective.name}.grad"
-    literal = nodes.literal(objective.call, objective.call)
+def _func_ref(objective: Objective, quantity: str = GRADIENT) -> addnodes.pending_xref:
+    """A link to the function that computes the objective's formulas of this quantity."""
+    target = f"matgrad.{objective.name}.{FUNCTION[quantity]}"
+    text = objective.call if quantity == GRADIENT else f"{target}(...)"
+    literal = nodes.literal(text, text)
     return addnodes.pending_xref(
         "", literal, refdomain="py", reftype="func", reftarget=target, refexplicit=True, refwarn=True
     )
@@ -148,12 +187,22 @@ def _math(tex: str) -> nodes.math_block:
     return nodes.math_block(tex, tex, nowrap=False, number=None)
 
 
+def definitions(tex: str) -> list[str]:
+    """``S = σ(…),\\quad R = …`` as one equation per definition, so that none breaks mid-way."""
+    return [part.strip() for part in re.split(r",\s*\\quad", tex) if part.strip()]
+
+
+def _definitions(tex: str) -> nodes.math_block:
+    # docs/_ext/mathml.py shows each paragraph of a block as its own equation
+    return _math("\n\n".join(definitions(tex)))
+
+
 class FormulasDirective(SphinxDirective):
     """``{matgrad-formulas}``: every objective of the registry, its formulas and their links."""
 
     def run(self) -> list[nodes.Node]:
-        for path in {ROOT / o.derivation for o in OBJECTIVES}:
-            self.env.note_dependency(str(path))  # a changed derivation may move a section
+        for path in {ROOT / f.docname for f in formulas((GRADIENT, *SECOND_ORDER))}:
+            self.env.note_dependency(str(path.with_suffix(".md")))  # a changed derivation may move a section
         out: list[nodes.Node] = []
         for objective in OBJECTIVES:
             section = nodes.section()
@@ -163,25 +212,50 @@ class FormulasDirective(SphinxDirective):
             section += _math(objective.value_latex)
             if objective.where_latex:
                 section += nodes.paragraph("", "where")
-                section += _math(objective.where_latex)
+                section += _definitions(objective.where_latex)
             section += _links(_func_ref(objective))
             for formula in (f for f in formulas() if f.objective is objective):
                 section += self._formula(formula)
+            section += self._second_order(objective)
             out.append(section)
         return out
 
+    def _second_order(self, objective: Objective) -> nodes.section:
+        """The blocks of ∇²f·V and 2JᵀJ·V, after the tangents they are written in."""
+        section = nodes.section()
+        add_label(self.state.document, section, label("formula", objective, quantity="second-order"))
+        title = f"{objective.id}: second order"
+        section += nodes.title(title, title)
+        text = "Along a direction V (one array per argument; a dot is the tangent along V):"
+        section += nodes.paragraph("", text)
+        section += _definitions(objective.second_order.tangent_latex)
+        if objective.second_order.gauss_newton_where_latex:
+            section += nodes.paragraph("", "and for the Gauss–Newton product")
+            section += _definitions(objective.second_order.gauss_newton_where_latex)
+        section += _links(
+            _ref(label("derivation", objective, quantity="second-order"), "derivation"),
+            *(_func_ref(objective, quantity) for quantity in SECOND_ORDER),
+        )
+        for formula in (f for f in formulas(SECOND_ORDER) if f.objective is objective):
+            section += self._formula(formula)
+        return section
+
     def _formula(self, formula: Formula) -> nodes.container:
-        name = label("formula", formula.objective, formula.argument, formula.row)
         box = nodes.container(classes=["mg-formula"])
-        add_label(self.state.document, box, name)
+        add_label(self.state.document, box, formula.label("formula"))
         if formula.row:
             box += nodes.paragraph("", f"a row bias {formula.argument}, broadcast over the n rows:")
-        box += _math(gradient_tex(formula.argument, formula.latex))
-        objective, argument, row = formula.objective, formula.argument, formula.row
+        box += _math(formula_tex(formula.argument, formula.latex, formula.quantity))
+        objective, argument, quantity = formula.objective, formula.argument, formula.quantity
+        derivation = (
+            formula.label("derivation")
+            if quantity == GRADIENT
+            else label("derivation", objective, quantity="second-order")
+        )
         box += _links(
-            _ref(label("derivation", objective, argument, row), "derivation"),
-            _func_ref(objective),
-            _ref(label("verify", objective, argument), "matgrad verify"),
+            _ref(derivation, "derivation"),
+            _func_ref(objective, quantity),
+            _ref(label("verify", objective, argument, quantity=quantity), "matgrad verify"),
         )
         return box
 
@@ -189,6 +263,8 @@ class FormulasDirective(SphinxDirective):
 class DerivationLabels(SphinxTransform):
     """Label each section of a derivation document that derives a registry formula, and link back.
 
+    A gradient's section is the one whose displayed result ends in the registry's LaTeX; an
+    objective's second order is the section its ``second_order_derivation`` anchor names.
     Runs before Sphinx collects labels (priority 850), so the labels are ordinary ones.
     """
 
@@ -196,6 +272,10 @@ class DerivationLabels(SphinxTransform):
 
     def apply(self, **kwargs: Any) -> None:
         docname = self.env.docname
+        for objective in OBJECTIVES:
+            path, _, anchor = objective.second_order_derivation.partition("#")
+            if path.removesuffix(".md") == docname:
+                self._label_second_order(objective, anchor)
         wanted = [f for f in formulas() if f.docname == docname]
         if not wanted:
             return
@@ -211,20 +291,34 @@ class DerivationLabels(SphinxTransform):
                     formula.latex, location=(docname, 0),
                 )  # fmt: skip
                 continue
-            add_label(
-                self.document, section, label("derivation", formula.objective, formula.argument, formula.row)
-            )
-            back = label("formula", formula.objective, formula.argument, formula.row)
+            add_label(self.document, section, formula.label("derivation"))
             text_back = (
                 f"{formula.objective.id}, ∂f/∂{formula.argument}{' (row bias)' if formula.row else ''}"
             )
             links = _links(
-                _ref(back, text_back),
+                _ref(formula.label("formula"), text_back),
                 _func_ref(formula.objective),
                 _ref(label("verify", formula.objective, formula.argument), "matgrad verify"),
             )
             links.insert(0, nodes.Text("In the registry: "))
             section += links
+
+    def _label_second_order(self, objective: Objective, anchor: str) -> None:
+        found = [s for s in self.document.findall(nodes.section) if anchor in s["ids"]]
+        if len(found) != 1:
+            logger.warning(
+                "%s: no one section has the anchor #%s", objective.second_order_derivation, anchor,
+                location=(self.env.docname, 0),
+            )  # fmt: skip
+            return
+        (section,) = found
+        add_label(self.document, section, label("derivation", objective, quantity="second-order"))
+        links = _links(
+            _ref(label("formula", objective, quantity="second-order"), f"{objective.id}, ∇²f·V and 2JᵀJ·V"),
+            *(_func_ref(objective, quantity) for quantity in SECOND_ORDER),
+        )
+        links.insert(0, nodes.Text("In the registry: "))
+        section += links
 
 
 def link_functions_to_formulas(

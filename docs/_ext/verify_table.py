@@ -4,8 +4,9 @@
 proofs take about as long as reading the other pages); the directive waits for it and
 shows its verdicts, one row each. A proof that is not "proven" is a build warning, so
 with ``-W`` the site is never built on a failing proof. The first row of each
-(objective, argument) carries the label ``verify-<id>-<argument>`` that the formulas
-link to; its first cells link back to the formula.
+(objective, argument, quantity) carries the label that the formulas link to
+(``verify-<id>-<argument>``, ``-hvp``, ``-gauss-newton``); its first cells link back to
+the formula.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from typing import Any
 
 from docutils import nodes
-from registry_pages import _ref, add_label, label
+from registry_pages import GAUSS_NEWTON, GRADIENT, HVP, _ref, add_label, label
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -25,7 +26,9 @@ from sphinx.util.docutils import SphinxDirective
 from matgrad.registry import get_objective
 
 logger = logging.getLogger(__name__)
-COLUMNS = ("objective", "argument", "method", "shapes", "verdict", "seconds")
+#: How the table names each quantity that `matgrad verify` proves.
+QUANTITY_NAMES = {GRADIENT: "∂f/∂A", HVP: "∇²f·V", GAUSS_NEWTON: "2JᵀJ·V"}
+COLUMNS = ("objective", "argument", "formula", "method", "shapes", "verdict", "seconds")
 _RUN: dict[str, Any] = {}
 
 
@@ -71,10 +74,11 @@ class VerifyDirective(SphinxDirective):
         head += nodes.row("", *(_cell(c) for c in COLUMNS))
         body = nodes.tbody()
         group += [head, body]
-        seen: set[tuple[str, str]] = set()
+        seen: set[tuple[str, str, str]] = set()
         for verdict in rows:
-            body += self._row(verdict, first=(verdict["objective"], verdict["argument"]) not in seen)
-            seen.add((verdict["objective"], verdict["argument"]))
+            key = (verdict["objective"], verdict["argument"], verdict["quantity"])
+            body += self._row(verdict, first=key not in seen)
+            seen.add(key)
             if verdict["status"] != "proven":
                 logger.warning("matgrad verify: %s", verdict, location=self.get_location())
         proven = sum(v["status"] == "proven" for v in rows)
@@ -86,16 +90,18 @@ class VerifyDirective(SphinxDirective):
 
     def _row(self, verdict: dict[str, Any], first: bool) -> nodes.row:
         objective = get_objective(verdict["objective"])
-        target = label("formula", objective, verdict["argument"])
+        argument, quantity = verdict["argument"], verdict["quantity"]
+        target = label("formula", objective, argument, quantity=quantity)
         cells = {
             "objective": _ref(target, nodes.literal(objective.id, objective.id)),
-            "argument": _ref(target, verdict["argument"]),
+            "argument": _ref(target, argument),
+            "formula": QUANTITY_NAMES[quantity],
             "verdict": verdict["status"],
             "seconds": f"{verdict['seconds']:.2f}",
         }
         row = nodes.row("", *(_cell(cells[c] if c in cells else str(verdict[c])) for c in COLUMNS))
         if first:
-            add_label(self.state.document, row, label("verify", objective, verdict["argument"]))
+            add_label(self.state.document, row, label("verify", objective, argument, quantity=quantity))
         return row
 
 
