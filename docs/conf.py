@@ -54,6 +54,10 @@ html_math_renderer = "mathml"
 
 # --- API reference: every module of the package, from its docstrings.
 autodoc_typehints = "signature"
+# Defaults as the source writes them (``vjp=vjp``), not their repr (a module's file path).
+autodoc_preserve_defaults = True
+# numpy's aliases by name, not expanded into unions of private numpy types.
+autodoc_type_aliases = {name: f"numpy.typing.{name}" for name in ("ArrayLike", "DTypeLike")}
 autodoc_member_order = "bysource"
 autodoc_inherit_docstrings = False  # a subclass of a sympy class would show sympy's docstring
 numpydoc_show_class_members = False  # api_pages.py lists the members itself

@@ -233,7 +233,21 @@ def show_default_factories(
     return signature, annotation
 
 
+_FORWARD_REF = re.compile(r"TypeAliasForwardRef\('([^']+)'\)")
+
+
+def show_aliases_inside_generics(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, signature: str | None, annotation: str | None
+) -> tuple[str | None, str | None] | None:
+    """``Mapping[str, ArrayLike]`` as written: Sphinx 9 prints an alias of ``autodoc_type_aliases``
+    inside a generic as the repr ``TypeAliasForwardRef('numpy.typing.ArrayLike')``."""
+    if not any(text and "TypeAliasForwardRef" in text for text in (signature, annotation)):
+        return None
+    return tuple(_FORWARD_REF.sub(r"\1", text) if text else text for text in (signature, annotation))  # type: ignore[return-value]
+
+
 def setup(app: Sphinx) -> dict[str, object]:
+    app.connect("autodoc-process-signature", show_aliases_inside_generics)
     app.connect("builder-inited", write_pages)
     app.connect("autodoc-process-signature", show_default_factories)
     app.connect("missing-reference", resolve_other_name)
