@@ -33,7 +33,6 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
-import numpy as np
 from numpy.typing import ArrayLike
 
 from matgrad import dispatch, second_order, vjp
@@ -205,10 +204,10 @@ def hvp(
     array([[2.],
            [0.]])
     """
-    checked = SIGNATURE.validate({"X": X, "W": W, "b": b})
-    tangent, names = second_order.check_direction(checked, direction, wrt)
-    result = evaluate_second_order(checked, tangent, names)
-    return second_order.complete(result, checked, names, next(iter(tangent.values())).dtype)
+    values = {"X": X, "W": W, "b": b}
+    return second_order.product(
+        SIGNATURE, evaluate_second_order, {}, values, direction, wrt, gauss_newton=False
+    )
 
 
 def gauss_newton_product(
@@ -220,10 +219,10 @@ def gauss_newton_product(
     bilinear in them). Arguments as in :func:`hvp`; with Ġ = 2(ẊW + XẆ + ḃ) the result
     is (ĠWᵀ, XᵀĠ, 1ₙᵀĠ).
     """
-    checked = SIGNATURE.validate({"X": X, "W": W, "b": b})
-    tangent, names = second_order.check_direction(checked, direction, wrt)
-    result = evaluate_second_order(checked, tangent, names, gauss_newton=True)
-    return second_order.complete(result, checked, names, next(iter(tangent.values())).dtype)
+    values = {"X": X, "W": W, "b": b}
+    return second_order.product(
+        SIGNATURE, evaluate_second_order, {}, values, direction, wrt, gauss_newton=True
+    )
 
 
 def hessian(
@@ -239,11 +238,5 @@ def hessian(
     One :func:`hvp` per entry of B; a result over ``max_bytes`` raises MemoryError (use
     :func:`hvp`). E.g. ∂²f/∂W² = 2XᵀX ⊗ Iₘ: entry [i, j, k, l] is 2(XᵀX)ᵢₖδⱼₗ.
     """
-    checked = SIGNATURE.validate({"X": X, "W": W, "b": b})
-    rows, columns = second_order.hessian_pair(wrt, ARGUMENTS)
-
-    def column(direction: dict[str, Array]) -> Array:
-        block = evaluate_second_order(checked, direction, (rows,))[rows]
-        return np.zeros_like(checked[rows]) if block is None else block
-
-    return second_order.dense_hessian(column, checked, rows, columns, max_bytes)
+    values = {"X": X, "W": W, "b": b}
+    return second_order.hessian(SIGNATURE, evaluate_second_order, {}, values, wrt, max_bytes)

@@ -40,8 +40,31 @@ def _library(value: Any) -> str:
     return type(value).__module__.split(".", 1)[0]
 
 
-def _is_dask(value: Any) -> bool:
+def is_dask(value: Any) -> bool:
+    """Whether ``value`` is a Dask array."""
     return _library(value) == "dask" and hasattr(value, "chunks")
+
+
+def one_library(values: Mapping[str, Any]) -> dict[str, Any]:
+    """With Dask arrays among the values, numpy ones (weights, say) as one-chunk Dask arrays.
+
+    The second order takes Dask arrays through the array API path, where all arguments
+    must be of one library; a numpy weight beside a Dask X is what the first order accepts
+    too, so it is wrapped (lazily, not copied) rather than refused.
+    """
+    if not any(is_dask(v) for v in values.values()):
+        return dict(values)
+    import dask.array as da
+
+    return {
+        name: v if is_dask(v) or not isinstance(v, _NUMPY_LIKE) else da.asarray(v)
+        for name, v in values.items()
+    }
+
+
+def shapes_of(arrays: Mapping[str, Any]) -> dict[str, SimpleNamespace]:
+    """Shapes as plain tuples, so that messages read (4, 2) and not torch.Size([4, 2])."""
+    return {name: SimpleNamespace(shape=tuple(a.shape), ndim=a.ndim) for name, a in arrays.items()}
 
 
 def run(
@@ -57,7 +80,7 @@ def run(
     out: Mapping[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Value and gradients on the path the arguments call for (see the module docstring)."""
-    if any(_is_dask(v) for v in values.values()):
+    if any(is_dask(v) for v in values.values()):
         if chunk_rows is not None or max_memory is not None or out is not None:
             raise ValueError(
                 "chunk_rows, max_memory and out are for numpy arrays; Dask arrays bring their own chunks"
@@ -150,10 +173,7 @@ def run_generic(
 
     xp, device = namespace_and_device(values)
     arrays = {name: values[name] for name in signature.names}
-    # Shapes as plain tuples, so that messages read (4, 2) and not torch.Size([4, 2]).
-    signature.check_shapes(
-        {name: SimpleNamespace(shape=tuple(a.shape), ndim=a.ndim) for name, a in arrays.items()}
-    )
+    signature.check_shapes(shapes_of(arrays))
     dtype = working_dtype(xp, arrays, device)
     converted = {name: a if a.dtype == dtype else xp.astype(a, dtype) for name, a in arrays.items()}
     return evaluate(converted, wrt, with_value=with_value, vjp=generic_vjp, **options)  # type: ignore[no-any-return]

@@ -1,6 +1,7 @@
 """The layer rules of :mod:`matgrad.vjp`, written only against the array API standard.
 
-Same functions, same signatures, same formulas; no ``out=`` buffers, no numpy calls:
+Same functions, same signatures, same formulas; no ``out=`` buffers, no numpy calls (the
+tangent rules of the second order are defined here once, and :mod:`matgrad.vjp` uses them too):
 every operation is an operator or a function of the arrays' own namespace, so the rules
 run on any library ``array-api-compat`` supports (PyTorch, CuPy, JAX, array-api-strict)
 and keep the arguments' device and dtype. An objective's ``evaluate`` runs its one chain
@@ -22,14 +23,20 @@ Array = Any
 
 __all__ = [
     "add_bias",
+    "add_bias_jvp",
     "add_bias_vjp",
     "linear",
+    "linear_jvp",
     "linear_vjp",
+    "linear_vjp_jvp",
     "namespace",
     "sigmoid",
+    "sigmoid_jvp",
     "sigmoid_vjp",
+    "sigmoid_vjp_jvp",
     "sqnorm",
     "sqnorm_vjp",
+    "sqnorm_vjp_jvp",
 ]
 
 
@@ -113,3 +120,75 @@ def sqnorm_vjp(R: Array, *, out: Array | None = None) -> Array:
     """∂/∂R ‖R‖²_F = 2R.  R: (n,m)."""
     del out
     return 2 * R
+
+
+# Tangents (second order), None standing for a zero tangent. matgrad.vjp shares these: they
+# use operators and the arrays' own namespace only, so numpy, object arrays of symbols and
+# the prover's IndexArray run them as they are.
+
+
+def _sum(*terms: Array | None) -> Array | None:
+    """The sum of the terms that are not None (None: a zero tangent); None if all are."""
+    present = [t for t in terms if t is not None]
+    if not present:
+        return None
+    total: Array = present[0]
+    for term in present[1:]:
+        total = total + term
+    return total
+
+
+def _spread(db: Array, shape: tuple[int, ...]) -> Array:
+    """1ₙḃᵀ: a row bias's tangent over all n rows, so that sums over rows count n of it."""
+    return namespace(db).broadcast_to(db, shape)
+
+
+def linear_jvp(X: Array, W: Array, dX: Array | None, dW: Array | None, db: Array | None) -> Array | None:
+    """d(XW + b) = ẊW + XẆ + 1ₙḃᵀ.  Ẋ: (n,k), Ẇ: (k,m), ḃ broadcast over rows; None is zero."""
+    if dX is None and dW is None and db is not None:
+        return _spread(db, (X.shape[0], W.shape[1]))
+    return _sum(None if dX is None else dX @ W, None if dW is None else X @ dW, db)
+
+
+def add_bias_jvp(S: Array, dS: Array | None, db: Array | None) -> Array | None:
+    """d(S + b) = Ṡ + 1ₙḃᵀ.  S, Ṡ: (n,h); ḃ broadcast over rows; None is zero."""
+    if dS is None and db is not None:
+        return _spread(db, tuple(S.shape))
+    return _sum(dS, db)
+
+
+def sigmoid_jvp(S: Array, dH: Array | None) -> Array | None:
+    """dσ(H) = S ⊙ (1 − S) ⊙ Ḣ, from the saved S = σ(H).  S, Ḣ: (n,h)."""
+    return None if dH is None else dH * S * (1 - S)
+
+
+def sqnorm_vjp_jvp(dR: Array | None) -> Array | None:
+    """d(2R) = 2Ṙ, the tangent of ∂/∂R ‖R‖²_F.  Ṙ: (n,m)."""
+    return None if dR is None else 2 * dR
+
+
+def sigmoid_vjp_jvp(G: Array, dG: Array | None, S: Array, dS: Array | None) -> Array | None:
+    """d(G ⊙ σ′(H)) = Ġ ⊙ S ⊙ (1 − S) + G ⊙ Ṡ ⊙ (1 − 2S), since σ″ = σ′(1 − 2σ).  All (n,h)."""
+    first = None if dG is None else dG * S * (1 - S)
+    second = None if dS is None else G * dS * (1 - 2 * S)
+    return _sum(first, second)
+
+
+def linear_vjp_jvp(
+    G: Array,
+    dG: Array | None,
+    X: Array,
+    W: Array,
+    dX: Array | None,
+    dW: Array | None,
+    bias_shape: tuple[int, ...],
+    need: tuple[bool, bool, bool],
+) -> tuple[Array | None, Array | None, Array | None]:
+    """d(GWᵀ, XᵀG, 1ₙᵀG) = (ĠWᵀ + GẆᵀ, ẊᵀG + XᵀĠ, 1ₙᵀĠ).  G: (n,m), X: (n,k), W: (k,m)."""
+    need_X, need_W, need_b = need
+    dGX = dGW = dGb = None
+    if dG is not None:
+        dGX, dGW, dGb = linear_vjp(dG, X, W, bias_shape, need)
+    cross_X = G @ dW.T if need_X and dW is not None else None
+    cross_W = dX.T @ G if need_W and dX is not None else None
+    return _sum(dGX, cross_X), _sum(dGW, cross_W), dGb if need_b else None

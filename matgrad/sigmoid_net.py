@@ -56,7 +56,6 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, Literal
 
-import numpy as np
 from numpy.typing import ArrayLike
 
 from matgrad import dispatch, second_order, vjp
@@ -369,10 +368,11 @@ def hvp(
     >>> Hv["W2"].shape
     (4, 2)
     """
-    checked = _validate({"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}, bias)
-    tangent, names = second_order.check_direction(checked, direction, wrt)
-    result = evaluate_second_order(checked, tangent, names, bias=bias)
-    return second_order.complete(result, checked, names, next(iter(tangent.values())).dtype)
+    values = {"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    options = {"bias": _check_bias(bias)}
+    return second_order.product(
+        SIGNATURE, evaluate_second_order, options, values, direction, wrt, gauss_newton=False
+    )
 
 
 def gauss_newton_product(
@@ -392,10 +392,11 @@ def gauss_newton_product(
     Positive semi-definite, what Hessian-free optimisers use: the Hessian without its
     ⟨2R, d²R⟩ term (no σ″, no cross terms of the products). Arguments as in :func:`hvp`.
     """
-    checked = _validate({"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}, bias)
-    tangent, names = second_order.check_direction(checked, direction, wrt)
-    result = evaluate_second_order(checked, tangent, names, bias=bias, gauss_newton=True)
-    return second_order.complete(result, checked, names, next(iter(tangent.values())).dtype)
+    values = {"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    options = {"bias": _check_bias(bias)}
+    return second_order.product(
+        SIGNATURE, evaluate_second_order, options, values, direction, wrt, gauss_newton=True
+    )
 
 
 def hessian(
@@ -415,11 +416,6 @@ def hessian(
     One :func:`hvp` per entry of B; a result over ``max_bytes`` raises MemoryError (use
     :func:`hvp`).
     """
-    checked = _validate({"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}, bias)
-    rows, columns = second_order.hessian_pair(wrt, ARGUMENTS)
-
-    def column(direction: dict[str, Array]) -> Array:
-        block = evaluate_second_order(checked, direction, (rows,), bias=bias)[rows]
-        return np.zeros_like(checked[rows]) if block is None else block
-
-    return second_order.dense_hessian(column, checked, rows, columns, max_bytes)
+    values = {"X": X, "Y": Y, "W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    options = {"bias": _check_bias(bias)}
+    return second_order.hessian(SIGNATURE, evaluate_second_order, options, values, wrt, max_bytes)

@@ -27,6 +27,17 @@ from numpy.typing import NDArray
 from matgrad.blockwise import map_blocks
 from matgrad.elementwise import sigmoid
 
+# The tangents are plain operators and the arrays' own namespace, with nothing to tune:
+# one definition, shared with the array API path (and proven on both).
+from matgrad.generic_vjp import (
+    add_bias_jvp,
+    linear_jvp,
+    linear_vjp_jvp,
+    sigmoid_jvp,
+    sigmoid_vjp_jvp,
+    sqnorm_vjp_jvp,
+)
+
 Array = NDArray[Any]
 
 __all__ = [
@@ -115,77 +126,3 @@ def sqnorm(R: Array) -> Any:
 def sqnorm_vjp(R: Array, *, out: Array | None = None) -> Array:
     """∂/∂R ‖R‖²_F = 2R.  R: (n,m).  ``out`` may be R itself, when the caller owns R and needs it no more."""
     return np.multiply(R, 2, out=out)
-
-
-# Tangents (forward mode) and tangents of the VJPs (second order).
-
-
-def _sum(*terms: Array | None) -> Array | None:
-    """The sum of the terms that are not None (None: a zero tangent); None if all are."""
-    present = [t for t in terms if t is not None]
-    if not present:
-        return None
-    total: Array = present[0]
-    for term in present[1:]:
-        total = total + term
-    return total
-
-
-def linear_jvp(X: Array, W: Array, dX: Array | None, dW: Array | None, db: Array | None) -> Array | None:
-    """d(XW + b) = ẊW + XẆ + 1ₙḃᵀ.  Ẋ: (n,k), Ẇ: (k,m), ḃ broadcast over rows; None is zero."""
-    if dX is None and dW is None and db is not None:
-        return _spread(db, (X.shape[0], W.shape[1]))
-    return _sum(None if dX is None else dX @ W, None if dW is None else X @ dW, db)
-
-
-def add_bias_jvp(S: Array, dS: Array | None, db: Array | None) -> Array | None:
-    """d(S + b) = Ṡ + 1ₙḃᵀ.  S, Ṡ: (n,h); ḃ broadcast over rows; None is zero."""
-    if dS is None and db is not None:
-        return _spread(db, S.shape)
-    return _sum(dS, db)
-
-
-def _spread(db: Array, shape: tuple[int, ...]) -> Array:
-    """1ₙḃᵀ: a row bias's tangent over all n rows (read-only view), so that sums over rows count n of it."""
-    return np.broadcast_to(db, shape)
-
-
-def sigmoid_jvp(S: Array, dH: Array | None) -> Array | None:
-    """dσ(H) = S ⊙ (1 − S) ⊙ Ḣ, from the saved S = σ(H).  S, Ḣ: (n,h)."""
-    return None if dH is None else dH * S * (1 - S)
-
-
-def sqnorm_vjp_jvp(dR: Array | None) -> Array | None:
-    """d(2R) = 2Ṙ, the tangent of ∂/∂R ‖R‖²_F.  Ṙ: (n,m)."""
-    return None if dR is None else 2 * dR
-
-
-def sigmoid_vjp_jvp(G: Array, dG: Array | None, S: Array, dS: Array | None) -> Array | None:
-    """d(G ⊙ σ′(H)) = Ġ ⊙ S ⊙ (1 − S) + G ⊙ Ṡ ⊙ (1 − 2S), since σ″ = σ′(1 − 2σ).  All (n,h)."""
-    first = None if dG is None else dG * S * (1 - S)
-    second = None if dS is None else G * dS * (1 - 2 * S)
-    return _sum(first, second)
-
-
-def linear_vjp_jvp(
-    G: Array,
-    dG: Array | None,
-    X: Array,
-    W: Array,
-    dX: Array | None,
-    dW: Array | None,
-    bias_shape: tuple[int, ...],
-    need: tuple[bool, bool, bool],
-) -> tuple[Array | None, Array | None, Array | None]:
-    """d(GWᵀ, XᵀG, 1ₙᵀG) = (ĠWᵀ + GẆᵀ, ẊᵀG + XᵀĠ, 1ₙᵀĠ).  G: (n,m), X: (n,k), W: (k,m).
-
-    The VJP is bilinear in G and (X, W), so its tangent is the VJP of Ġ plus the VJP of G
-    with the tangents (Ẋ, Ẇ) in place of (X, W). ``need`` as in :func:`linear_vjp`.
-    """
-    need_X, need_W, need_b = need
-    dGX = dGW = dGb = None
-    if dG is not None:
-        dGX, dGW, dGb = linear_vjp(dG, X, W, bias_shape, need)
-    cross_X = G @ dW.T if need_X and dW is not None else None
-    cross_W = dX.T @ G if need_W and dX is not None else None
-    return _sum(dGX, cross_X), _sum(dGW, cross_W), dGb if need_b else None
