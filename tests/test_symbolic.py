@@ -52,7 +52,13 @@ def test_every_gradient_is_proven(verdicts, objective_id, argument, method):
 def test_verify_gives_exactly_one_verdict_per_argument_and_method(verdicts):
     expected = {
         (o.id, GRADIENT, name, method) for o in OBJECTIVES for name in o.arguments for method in METHODS
-    } | {(o.id, q, name, CONCRETE) for o in OBJECTIVES for name in o.arguments for q in (HVP, GAUSS_NEWTON)}
+    } | {
+        (o.id, q, name, method)
+        for o in OBJECTIVES
+        for name in o.arguments
+        for q in (HVP, GAUSS_NEWTON)
+        for method in (CONCRETE, CONCRETE + ARRAY_API)
+    }
     assert set(verdicts) == expected
 
 

@@ -17,14 +17,14 @@ def test_verify_prints_a_table_of_proven_verdicts(capsys):
     header, *lines = out.splitlines()
     assert header.split() == ["objective", "formula", "method", "shapes", "verdict", "seconds"]
     rows = [line for line in lines if line.startswith("affine")]
-    # Per argument: gradient on the numpy and array API paths, ∇²f·V and 2JᵀJ·V.
-    assert len(rows) == 6 * len(get_objective("affine").arguments)
+    # Per argument: gradient, ∇²f·V and 2JᵀJ·V, each on the numpy and the array API path.
+    assert len(rows) == 8 * len(get_objective("affine").arguments)
     assert all("proven" in row for row in rows)
     assert sum("all sizes" in row for row in rows) == 6
-    assert sum("concrete shapes" in row for row in rows) == 12
-    assert sum("array API" in row for row in rows) == 6
-    assert sum("(∇²f·V)_" in row for row in rows) == sum("(2JᵀJ·V)_" in row for row in rows) == 3
-    assert "18 proofs, 18 proven, 0 failed" in out
+    assert sum("concrete shapes" in row for row in rows) == 18
+    assert sum("array API" in row for row in rows) == 12
+    assert sum("(∇²f·V)_" in row for row in rows) == sum("(2JᵀJ·V)_" in row for row in rows) == 6
+    assert "24 proofs, 24 proven, 0 failed" in out
 
 
 def test_verify_json_lists_every_verdict(capsys):
@@ -36,8 +36,8 @@ def test_verify_json_lists_every_verdict(capsys):
         for name in get_objective("affine").arguments
         for quantity, methods in (
             ("gradient", gradient_methods),
-            ("hvp", ("concrete shapes",)),
-            ("gauss_newton", ("concrete shapes",)),
+            ("hvp", ("concrete shapes", "concrete shapes, array API")),
+            ("gauss_newton", ("concrete shapes", "concrete shapes, array API")),
         )
         for method in methods
     }
@@ -55,8 +55,13 @@ def test_verify_exits_nonzero_and_explains_when_a_formula_is_wrong(monkeypatch, 
     gradients = [v for v in verdicts if v["quantity"] == "gradient"]
     assert all(v["proven"] == v["method"].endswith("array API") for v in gradients)
     # ∇²f·V reuses G = 2R in its cross terms (X and W); the Gauss–Newton product does not use G.
-    hvp = {v["argument"]: v["proven"] for v in verdicts if v["quantity"] == "hvp"}
-    assert hvp == {"X": False, "W": False, "b": True}
+    hvp = {(v["argument"], v["method"]): v["proven"] for v in verdicts if v["quantity"] == "hvp"}
+    assert hvp == {
+        ("X", "concrete shapes"): False,
+        ("W", "concrete shapes"): False,
+        ("b", "concrete shapes"): True,
+        **{(name, "concrete shapes, array API"): True for name in ("X", "W", "b")},
+    }
 
 
 def test_verify_rejects_an_unknown_objective(capsys):

@@ -17,7 +17,7 @@ only with a numeric witness, as for gradients.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -68,6 +68,7 @@ class ExactSecondOrder:
             s: v for name in direction for s, v in zip(arrays[name].flat, direction[name].flat, strict=True)
         }
         self.sources = [as_sympy(e) for e in np.asarray(source, dtype=object).flat]
+        self._expected: dict[Any, Any] = {}
         directions = list(self.tangent.values())
         try:
             self.ring: AtomRing | None = AtomRing([*self.sources, *directions, *candidates])
@@ -96,6 +97,12 @@ class ExactSecondOrder:
             self._JV = [self._directional(p, q) for p, q in zip(polynomials, self._partials, strict=True)]
 
     def _expected_polynomial(self, symbol: Any) -> Any:
+        # Each path's code is compared with the same entry: derive it once.
+        if symbol not in self._expected:
+            self._expected[symbol] = self._derive_expected(symbol)
+        return self._expected[symbol]
+
+    def _derive_expected(self, symbol: Any) -> Any:
         ring = self.ring
         assert ring is not None
         if self.quantity == HVP:
@@ -174,11 +181,25 @@ def prove_second_order_concrete(
     :func:`matgrad.second_order.dense_hessian` reads). ``rules`` as in
     :func:`matgrad.symbolic.concrete.prove_concrete`.
     """
+    return prove_second_order_paths(objective, quantity, (rules,), seed=seed)[0]
+
+
+def prove_second_order_paths(
+    objective: Objective, quantity: str, rule_sets: Sequence[ModuleType | None], *, seed: int = 0
+) -> list[dict[str, Verdict]]:
+    """:func:`prove_second_order_concrete` for several sets of layer rules at once, a verdict table each.
+
+    The exact product (sympy's second derivative of the objective's forward code) is the
+    costly half of a proof and does not depend on the rules, so it is computed once per
+    shape and direction and every path's code is compared with it.
+    """
     if quantity not in (HVP, GAUSS_NEWTON):
         raise ValueError(f"quantity must be {HVP!r} or {GAUSS_NEWTON!r}; got {quantity!r}")
     found = cases(objective, objective.second_order_sizes or None)
     names = objective.arguments
-    ledger = Ledger(objective.id, method_name(CONCRETE, rules), names, quantity=quantity)
+    ledgers = [
+        Ledger(objective.id, method_name(CONCRETE, rules), names, quantity=quantity) for rules in rule_sets
+    ]
     for case in found:
         arrays = symbol_arrays(case.shapes)
         every = direction_arrays(case.shapes)
@@ -190,41 +211,55 @@ def prove_second_order_concrete(
         for moving in (names, *alone):
             start = time.perf_counter()
             direction = {name: every[name] for name in moving}
-            try:
-                results = objective.evaluate_second_order(
-                    {name: a.copy() for name, a in arrays.items()},
-                    direction,
-                    names,
-                    gauss_newton=quantity == GAUSS_NEWTON,
-                    rules=rules,
+            symbols = {**arrays, **_prefixed(direction)}
+            path_blocks: list[dict[str, Any] | None] = []
+            for rules, ledger in zip(rule_sets, ledgers, strict=True):
+                try:
+                    results = objective.evaluate_second_order(
+                        {name: a.copy() for name, a in arrays.items()},
+                        direction,
+                        names,
+                        gauss_newton=quantity == GAUSS_NEWTON,
+                        rules=rules,
+                    )
+                except (
+                    Exception
+                ) as error:  # code that crashes on valid shapes is refuted there, for every block
+                    failure = Mismatch(None, f"moving {list(moving)}: raised {type(error).__name__}: {error}")
+                    for name in names:
+                        if not ledger.settled(name):
+                            ledger.counterexamples[name] = counterexample(failure, symbols, values)
+                    path_blocks.append(None)
+                    continue
+                path_blocks.append(
+                    {
+                        name: np.zeros(arrays[name].shape, dtype=object)
+                        if results.get(name) is None
+                        else results[name]
+                        for name in names
+                    }
                 )
-            except Exception as error:  # code that crashes on valid shapes is refuted there, for every block
-                failure = Mismatch(None, f"moving {list(moving)}: raised {type(error).__name__}: {error}")
-                for name in names:
-                    if not ledger.settled(name):
-                        ledger.counterexamples[name] = counterexample(
-                            failure, {**arrays, **_prefixed(direction)}, values
-                        )
-                continue
-            blocks = {
-                name: np.zeros(arrays[name].shape, dtype=object)
-                if results.get(name) is None
-                else results[name]
-                for name in names
-            }
-            candidates = [e for block in blocks.values() for e in np.asarray(block).flat]
+            if not any(path_blocks):
+                continue  # every path raised: refuted above, nothing to compare
+            candidates = [
+                e
+                for blocks in path_blocks
+                if blocks
+                for block in blocks.values()
+                for e in np.asarray(block).flat
+            ]
             exact = exact_for(objective, quantity, arrays, direction, candidates)
-            shared = (time.perf_counter() - start) / len(names)
-            for name in names:
-                start = time.perf_counter()
-                if not ledger.settled(name):
-                    mismatch = exact.first_mismatch(name, blocks[name], values)
-                    if mismatch is not None:
-                        ledger.counterexamples[name] = counterexample(
-                            mismatch, {**arrays, **_prefixed(direction)}, values
-                        )
-                ledger.add_seconds(name, shared + time.perf_counter() - start)
-    return ledger.verdicts(describe_cases(objective, found))
+            shared = (time.perf_counter() - start) / (len(names) * len(rule_sets))
+            for blocks, ledger in zip(path_blocks, ledgers, strict=True):
+                for name in names:
+                    start = time.perf_counter()
+                    if blocks is not None and not ledger.settled(name):
+                        mismatch = exact.first_mismatch(name, blocks[name], values)
+                        if mismatch is not None:
+                            ledger.counterexamples[name] = counterexample(mismatch, symbols, values)
+                    ledger.add_seconds(name, shared + time.perf_counter() - start)
+    described = describe_cases(objective, found)
+    return [ledger.verdicts(described) for ledger in ledgers]
 
 
 def _prefixed(direction: Mapping[str, Array]) -> dict[str, Array]:

@@ -18,24 +18,26 @@ from matgrad.symbolic.verdict import GAUSS_NEWTON, HVP, Verdict
 Proof = tuple[str, str, str | None]  # (objective id, prover, quantity)
 
 
-def _prover(name: str) -> Callable[..., dict[str, Verdict]]:
+def _prover(name: str) -> Callable[..., list[dict[str, Verdict]]]:
     from matgrad import generic_vjp
     from matgrad.symbolic.all_sizes import prove_all_sizes
     from matgrad.symbolic.concrete import prove_concrete
-    from matgrad.symbolic.second_order import prove_second_order_all_sizes, prove_second_order_concrete
+    from matgrad.symbolic.second_order import prove_second_order_all_sizes, prove_second_order_paths
 
-    provers: dict[str, Callable[..., dict[str, Verdict]]] = {
-        "concrete": prove_concrete,
-        "all sizes": prove_all_sizes,
-        "concrete, array API": lambda o: prove_concrete(o, rules=generic_vjp),
-        "all sizes, array API": lambda o: prove_all_sizes(o, rules=generic_vjp),
-        "second order concrete": prove_second_order_concrete,
-        "second order all sizes": prove_second_order_all_sizes,
+    # Each prover gives a verdict table per path it proves.
+    provers: dict[str, Callable[..., list[dict[str, Verdict]]]] = {
+        "concrete": lambda o: [prove_concrete(o)],
+        "all sizes": lambda o: [prove_all_sizes(o)],
+        "concrete, array API": lambda o: [prove_concrete(o, rules=generic_vjp)],
+        "all sizes, array API": lambda o: [prove_all_sizes(o, rules=generic_vjp)],
+        # The numpy and array API paths in one proof: they share its costly half, the exact product.
+        "second order concrete": lambda o, q: prove_second_order_paths(o, q, (None, generic_vjp)),
+        "second order all sizes": lambda o, q: [prove_second_order_all_sizes(o, q)],
     }
     return provers[name]
 
 
-def _run(proof: Proof) -> dict[str, Verdict]:
+def _run(proof: Proof) -> list[dict[str, Verdict]]:
     objective_id, prover, quantity = proof
     objective = get_objective(objective_id)
     run = _prover(prover)
@@ -74,8 +76,8 @@ def verify(
     ``objective_id`` is an id ('sigmoid_net.pre') or a module name ('sigmoid_net', for
     every bias placement). Four verdicts per argument for its gradient: concrete shapes,
     then all sizes, for the numpy path and then for the array API path (method '…, array
-    API'); then two for its second order, ∇²f·V and 2JᵀJ·V at concrete shapes (their
-    ``quantity`` says which), unless ``second_order`` is False. ``second_order_all_sizes``
+    API'); then four for its second order, ∇²f·V and 2JᵀJ·V at concrete shapes (their
+    ``quantity`` says which) on each path, unless ``second_order`` is False. ``second_order_all_sizes``
     adds their proofs at all sizes (minutes rather than seconds: opt-in). ``processes``:
     worker processes (default: the usable cores; 1 runs every proof in this process).
 
@@ -103,8 +105,8 @@ def verify(
     by_proof = dict(zip(everything, results, strict=True))
     verdicts = []
     for objective, proofs in plan:
-        gradients = [by_proof[p] for p in proofs if not p[1].startswith("second")]
-        second = [by_proof[p] for p in proofs if p[1].startswith("second")]
+        gradients = [table for p in proofs if not p[1].startswith("second") for table in by_proof[p]]
+        second = [table for p in proofs if p[1].startswith("second") for table in by_proof[p]]
         for name in objective.arguments:
             verdicts += [proof[name] for proof in gradients]
         for name in objective.arguments:
