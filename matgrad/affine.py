@@ -45,13 +45,19 @@ ARGUMENTS = SIGNATURE.names
 
 
 def evaluate(
-    arrays: Mapping[str, Array], wrt: tuple[str, ...], *, with_value: bool = True, vjp: ModuleType = vjp
+    arrays: Mapping[str, Array],
+    wrt: tuple[str, ...],
+    *,
+    with_value: bool = True,
+    vjp: ModuleType = vjp,
+    out_X: Array | None = None,
 ) -> tuple[Any, dict[str, Array]]:
     """Value and the gradients named in ``wrt``, on already validated arrays.
 
     This is the code behind the public functions, without input checks, so that it
     also runs on object arrays of sympy symbols (``matgrad.symbolic`` proves it so).
     ``vjp`` holds the layer rules: :mod:`matgrad.vjp` (numpy) or :mod:`matgrad.generic_vjp`.
+    ``out_X``: where ∂f/∂X goes (numpy rules), e.g. the chunked mode's block of its result.
     """
     X, W, b = arrays["X"], arrays["W"], arrays["b"]
     R = vjp.linear(X, W, b)
@@ -59,7 +65,8 @@ def evaluate(
     grads: dict[str, Array] = {}
     if wrt:
         G = vjp.sqnorm_vjp(R, out=R)  # R is ours and needed no more: G takes its buffer
-        dX, dW, db = vjp.linear_vjp(G, X, W, b.shape, need=("X" in wrt, "W" in wrt, "b" in wrt))
+        need = ("X" in wrt, "W" in wrt, "b" in wrt)
+        dX, dW, db = vjp.linear_vjp(G, X, W, b.shape, need=need, out_X=out_X)
         grads = pick({"X": dX, "W": dW, "b": db}, wrt)
     return value, grads
 

@@ -84,10 +84,15 @@ def evaluate_block(
     wrt: tuple[str, ...],
     with_value: bool,
     dtype: Any,
+    out_X: Array | None = None,
 ) -> tuple[Any, dict[str, Array]]:
-    """The objective's chain on one block of rows, read into memory in the working dtype."""
+    """The objective's chain on one block of rows, read into memory in the working dtype.
+
+    ``out_X``: where the block's ∂f/∂X goes (a block of the result), saving a copy.
+    """
     arrays = {name: np.asarray(a, dtype=dtype) for name, a in block.items()}
-    return evaluate(arrays, wrt, with_value=with_value, **options)
+    buffers = {} if out_X is None else {"out_X": out_X}
+    return evaluate(arrays, wrt, with_value=with_value, **options, **buffers)
 
 
 def bytes_per_row(
@@ -213,17 +218,23 @@ def run(
         if name in rows and name not in results:
             results[name] = np.empty(arrays[name].shape, dtype)
     whole = {name: np.asarray(a, dtype=dtype) for name, a in arrays.items() if name not in rows}
-    n = arrays[signature.args[0].name].shape[0]
+    first = signature.args[0].name
+    n = arrays[first].shape[0]
+    # ∂f/∂X is written by the chain straight into its block of the result when the result
+    # takes it as it is (the working dtype, C order): no copy per block.
+    direct = first in results and results[first].dtype == dtype and results[first].flags.c_contiguous
     total = None
     for start in range(0, n, per_block):
         stop = min(start + per_block, n)
         block = {**whole, **{name: arrays[name][start:stop] for name in rows}}
-        value, grads = evaluate_block(evaluate, options, block, wrt, with_value, dtype)
+        out_X = results[first][start:stop] if direct else None
+        value, grads = evaluate_block(evaluate, options, block, wrt, with_value, dtype, out_X)
         if with_value:
             total = value if total is None else total + value
         for name, gradient in grads.items():
             if name in rows:
-                results[name][start:stop] = gradient
+                if gradient is not out_X:
+                    results[name][start:stop] = gradient
             elif name in results:
                 results[name] += gradient
             else:

@@ -115,12 +115,14 @@ def evaluate(
     bias: BiasPlacement = "pre",
     with_value: bool = True,
     vjp: ModuleType = vjp,
+    out_X: Array | None = None,
 ) -> tuple[Any, dict[str, Array]]:
     """Value and the gradients named in ``wrt``, on already validated arrays.
 
     This is the code behind the public functions, without input checks, so that it
     also runs on object arrays of sympy symbols (``matgrad.symbolic`` proves it so).
     ``vjp`` holds the layer rules: :mod:`matgrad.vjp` (numpy) or :mod:`matgrad.generic_vjp`.
+    ``out_X``: where ∂f/∂X goes (numpy rules), e.g. the chunked mode's block of its result.
     """
     X, W1, b1, W2, b2 = (arrays[name] for name in ("X", "W1", "b1", "W2", "b2"))
     pre = _check_bias(bias) == "pre"
@@ -148,7 +150,7 @@ def evaluate(
             G_H = vjp.sigmoid_vjp(G_A, S, out=S)
             del G_A, A  # unless handed out as ∂f/∂b₁, their buffer is free before ∂f/∂X is made
             grads["X"], grads["W1"], db1 = vjp.linear_vjp(
-                G_H, X, W1, b1.shape, need=("X" in wrt, "W1" in wrt, pre and "b1" in wrt)
+                G_H, X, W1, b1.shape, need=("X" in wrt, "W1" in wrt, pre and "b1" in wrt), out_X=out_X
             )
             if pre:
                 grads["b1"] = db1
