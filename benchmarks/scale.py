@@ -15,7 +15,7 @@ one sample per method per round; each cell is the median over rounds with [min�
 - ``torch``: torch CPU float32 tensors through matgrad's array API path vs torch autograd.
 - ``outofcore``: X of ``--rows`` × 128 float32 in a memmap file (2·10⁷ rows ≈ 10 GB),
   value + all gradients with ``max_memory``, ∂f/∂X into a memmap; each case in a child
-  process (peak RSS from getrusage), against the roofline: reading X once from the file
+  process (peak RSS: the child's own VmHWM), against the roofline: reading X once from the file
   (sequential reads, same page-cache state) plus the chain's matrix products on one
   in-memory block scaled to n. The files are deleted at the end.
 """
@@ -270,6 +270,24 @@ def read_once(path: Path) -> float:
     return time.perf_counter() - start
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory since it started running this program.
+
+    Linux's VmHWM is the high-water mark of the process's own address space, which exec
+    starts afresh. getrusage's ru_maxrss is not: it keeps the parent's resident size at
+    fork across exec, so a child of a benchmark holding gigabytes reported those
+    gigabytes as its own peak. ru_maxrss is the fallback where /proc is missing.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def child_outofcore(objective_id: str, x_path: str, out_path: str, rows: int, max_memory: str) -> None:
     """One out-of-core run in this (child) process: prints JSON with seconds and peak RSS."""
     objective = get_objective(objective_id)
@@ -280,14 +298,14 @@ def child_outofcore(objective_id: str, x_path: str, out_path: str, rows: int, ma
     arguments = dict(small, X=X)
     if "Y" in small:  # Y: (n, o) in memory, small next to X (n × 10 float32)
         arguments["Y"] = np.random.default_rng(1).standard_normal((rows, sizes["o"]), dtype=np.float32)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss_before = peak_rss_bytes()
     start = time.perf_counter()
     value, _ = objective.module.value_and_grad(
         **arguments, max_memory=max_memory, out={"X": dX}, **objective.options
     )
     dX.flush()
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss_bytes()
     # The products of the chain on one in-memory block, scaled to n: the compute roofline.
     block = 65_536
     Xb = np.asarray(X[:block])
