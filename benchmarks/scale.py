@@ -13,9 +13,10 @@ one sample per method per round; each cell is the median over rounds with [min�
 - ``dask``: a ``distributed.LocalCluster`` of 2 worker processes (1 thread each) vs numpy
   in memory at the large size; inputs persisted on the workers first, results gathered.
 - ``torch``: torch CPU float32 tensors through matgrad's array API path vs torch autograd.
-- ``outofcore``: X of ``--rows`` × 128 float32 in a memmap file (2·10⁷ rows ≈ 10 GB),
-  value + all gradients with ``max_memory``, ∂f/∂X into a memmap; each case in a child
-  process (peak RSS: the child's own VmHWM), against the roofline: reading X once from the file
+- ``outofcore``: X of ``--rows`` × 128 float32 in a memmap file (2·10⁷ rows ≈ 10 GB; the
+  network's Y too), value + all gradients with ``max_memory``, ∂f/∂X (and ∂f/∂Y) into
+  memmaps; each case in a child process (peak RSS: the child's own VmHWM), against the
+  roofline: reading X once from the file
   (sequential reads, same page-cache state) plus the chain's matrix products on one
   in-memory block scaled to n. The files are deleted at the end.
 """
@@ -251,9 +252,9 @@ def torch_forward(objective_id: str) -> Callable[..., Any]:
 # --- out of core ------------------------------------------------------------------------------------
 
 
-def make_file(path: Path, rows: int, columns: int) -> float:
+def make_file(path: Path, rows: int, columns: int, seed: int = 0) -> float:
     start = time.perf_counter()
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     with open(path, "wb") as file:
         for first in range(0, rows, 1_000_000):
             rng.standard_normal((min(1_000_000, rows - first), columns), dtype=np.float32).tofile(file)
@@ -295,15 +296,19 @@ def child_outofcore(objective_id: str, x_path: str, out_path: str, rows: int, ma
     small = {k: a for k, a in arrays_for(objective_id, {**sizes, "n": 1}, np.float32).items()}
     X = np.memmap(x_path, np.float32, "r", shape=(rows, sizes.get("k", sizes.get("d"))))
     dX = np.memmap(out_path, np.float32, "w+", shape=X.shape)
-    arguments = dict(small, X=X)
-    if "Y" in small:  # Y: (n, o) in memory, small next to X (n × 10 float32)
-        arguments["Y"] = np.random.default_rng(1).standard_normal((rows, sizes["o"]), dtype=np.float32)
+    arguments, out = dict(small, X=X), {"X": dX}
+    if "Y" in small:  # Y (n × o) on disk too, beside X, and ∂f/∂Y into a memmap
+        y_path, dy_path = Path(out_path).with_name("Y.f32"), Path(out_path).with_name("dY.f32")
+        make_file(y_path, rows, sizes["o"], seed=1)
+        arguments["Y"] = np.memmap(y_path, np.float32, "r", shape=(rows, sizes["o"]))
+        out["Y"] = np.memmap(dy_path, np.float32, "w+", shape=(rows, sizes["o"]))
     rss_before = peak_rss_bytes()
     start = time.perf_counter()
     value, _ = objective.module.value_and_grad(
-        **arguments, max_memory=max_memory, out={"X": dX}, **objective.options
+        **arguments, max_memory=max_memory, out=out, **objective.options
     )
-    dX.flush()
+    for array in out.values():
+        array.flush()
     seconds = time.perf_counter() - start
     peak = peak_rss_bytes()
     # The products of the chain on one in-memory block, scaled to n: the compute roofline.
