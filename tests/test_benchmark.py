@@ -63,3 +63,21 @@ def test_second_order_benchmark_runs_and_skips_missing_frameworks():
     assert done.returncode == 0, done.stderr
     assert "hvp ≤ 2× value_and_grad" in done.stdout
     assert "[not run] faster than jax" in done.stdout and "jax not installed" in done.stdout
+
+
+def test_scale_benchmark_out_of_core_runs_on_disk_with_flat_memory(tmp_path):
+    """A small out-of-core run: both objectives finish, on memmaps only, and each child's peak
+    RSS is its own (not the parent's, which getrusage would carry across exec)."""
+    argv = ["scale.py", "--sections", "outofcore", "--rows", "200000", "--folder", str(tmp_path)]
+    # The benchmark's process holds 1 GB: a child that reported its parent's memory would show it.
+    ballast = "import numpy, runpy, sys; ballast = numpy.ones(2**27); "
+    run = f"sys.argv = {argv!r}; runpy.run_path({str(BENCHMARKS / 'scale.py')!r}, run_name='__main__')"
+    done = subprocess.run([sys.executable, "-c", ballast + run], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith(("affine ", "sigmoid_net"))]
+    assert [row[0] for row in rows] == ["affine", "sigmoid_net.pre"]
+    for row in rows:
+        assert row[-1] == "yes"  # a finite value
+        peak_gb = float(row[-3])  # "... <peak> GB yes"
+        assert peak_gb < 0.5, row  # X is 0.1 GB on disk; a block is at most 64 MB
+    assert list(tmp_path.iterdir()) == []  # the files are deleted
