@@ -587,20 +587,25 @@ print(check(objective, "W1", matgrad_dW1, all_sizes=True))
 ## Every formula of the registry
 
 `verify()` proves every gradient of every objective, at the registry's sample shapes
-with every bias form, and at all sizes (what `matgrad verify` prints):
+with every bias form, and at all sizes, on the numpy path and on the array API path that
+torch, CuPy, JAX and Dask arrays take; then each objective's second order (what `matgrad
+verify` prints). The gradients' verdicts on the numpy path:
 """
         ),
         code(
             r"""
 verdicts = verify()
-proofs = {}
+gradients = {}
 for verdict in verdicts:
-    proofs.setdefault((verdict.objective, verdict.argument), {})[verdict.method] = verdict
+    if verdict.quantity == "gradient":  # the second order's verdicts use the same method names
+        gradients.setdefault((verdict.objective, verdict.argument), {})[verdict.method] = verdict
 print(f"{'objective':18}{'∂f/∂':6}{'concrete shapes':>20}{'all sizes':>20}")
-for (objective_id, argument), by_method in proofs.items():
+for (objective_id, argument), by_method in gradients.items():
     cells = [by_method[method] for method in ("concrete shapes", "all sizes")]
     status = "".join(f"{'proven' if v.proven else 'NOT PROVEN':>12} {v.seconds:5.2f} s" for v in cells)
     print(f"{objective_id:18}{argument:6}{status}")
+others = [v for v in verdicts if v.quantity != "gradient" or v.method.endswith("array API")]
+print(f"and {sum(v.proven for v in others)} of {len(others)} more proven (array API path, ∇²f·V, 2JᵀJ·V)")
 assert all(verdicts), "a formula of the registry is not proven"
 """
         ),
