@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from matgrad.budget import BudgetExceeded, run_within_budget
 from matgrad.engine import latex as printing
@@ -21,11 +21,17 @@ from matgrad.engine.parser import parse
 from matgrad.engine.proof import Proof
 from matgrad.engine.shapes import format_shape
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 DEFAULT_TIMEOUT = 8.0
 """Seconds :func:`derive` may spend in all, deriving and then proving (what the derivation
 leaves): with the interpreter's start, ``matgrad derive`` answers or refuses within 10 s."""
 MEMORY = 500 * 2**20
 """Bytes of memory the derivation, and again its proofs, may allocate."""
+
+#: A derivation dataclass (first or second order) on its way through :func:`derive_then_prove`.
+Derived = TypeVar("Derived", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -199,33 +205,55 @@ def derive(
         first = derive(expression, wrt, shapes, prove=prove, timeout=timeout)
         return derive_second(first, prove=prove, timeout=timeout, memory=MEMORY)
     _check_types(expression, wrt, shapes)
+    return derive_then_prove(
+        lambda start: _derive(expression, wrt, shapes, start),
+        lambda unproven: proofs.prove(
+            unproven.tree, list(unproven.variables.values()), unproven.code, unproven.wrt
+        ),
+        prove=prove,
+        timeout=timeout,
+        memory=MEMORY,
+        subject="the derivation",
+        derived=repr(expression.strip()[:60]),
+    )
+
+
+def derive_then_prove(
+    derive_unproven: Callable[[float], Derived],
+    prove_it: Callable[[Derived], Any],
+    *,
+    prove: bool,
+    timeout: float | None,
+    memory: int,
+    subject: str,
+    derived: str | None = None,
+) -> Derived:
+    """Derive, then prove what was derived, both within one time budget; every derivation's pipeline.
+
+    ``derive_unproven(start)`` makes the dataclass with ``proof=None`` (``start`` for its
+    seconds), ``prove_it`` proves it (a proof with ``proven`` and ``summary()``). Out of
+    budget: TooComplexError naming ``derived`` (what was derived, default ``subject``) or
+    ``subject``; a failed proof: ProofFailure.
+    """
     start = time.perf_counter()
     try:
-        unproven = run_within_budget(
-            lambda: _derive(expression, wrt, shapes, start), seconds=timeout, memory=MEMORY
-        )
+        unproven = run_within_budget(lambda: derive_unproven(start), seconds=timeout, memory=memory)
     except BudgetExceeded as error:
-        raise TooComplexError(f"{expression.strip()[:60]!r} is too complex to derive: {error}") from None
+        raise TooComplexError(f"{derived or subject} is too complex to derive: {error}") from None
     if not prove:
         return unproven
     remaining = None if timeout is None else max(0.0, timeout - (time.perf_counter() - start))
     try:
-        proof = run_within_budget(
-            lambda: proofs.prove(
-                unproven.tree, list(unproven.variables.values()), unproven.code, unproven.wrt
-            ),
-            seconds=remaining,
-            memory=MEMORY,
-        )
+        proof = run_within_budget(lambda: prove_it(unproven), seconds=remaining, memory=memory)
     except BudgetExceeded as error:
         raise TooComplexError(
-            f"too complex to prove ({error}); the answer is unproven: use prove=False "
+            f"{subject} is too complex to prove ({error}); the answer is unproven: use prove=False "
             "(matgrad derive --no-proof) to see it, or a larger timeout"
         ) from None
     derivation = replace(unproven, proof=proof)
     if not proof.proven:
         raise ProofFailure(
-            "the derivation failed its own proof, so it is not an answer:\n" + proof.summary(),
+            f"{subject} failed its own proof, so it is not an answer:\n" + proof.summary(),
             derivation,
             proof,
         )

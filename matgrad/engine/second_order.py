@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from matgrad.budget import BudgetExceeded, run_within_budget
 from matgrad.engine import latex as printing
 from matgrad.engine.bindings import display_names
 from matgrad.engine.codegen import GeneratedCode, generate
 from matgrad.engine.differentiate import differentiate
-from matgrad.engine.errors import ExpressionError, ProofFailure, TooComplexError
+from matgrad.engine.errors import ExpressionError
 from matgrad.engine.hessian import matrix_of
 from matgrad.engine.nodes import Mul, Node, Sum, Var
 from matgrad.engine.proof import NUMERIC_SIZES_FROM, SYMBOLIC_SIZES, concrete_shapes, needs_positive_arguments
@@ -180,7 +179,7 @@ def _direction_name(taken: Sequence[str]) -> str:
 
 def derive_second(first: Any, *, prove: bool, timeout: float | None, memory: int) -> SecondDerivation:
     """The second-order derivation on top of ``first``, a gradient derivation for one name."""
-    from matgrad.engine.derivation import Derivation
+    from matgrad.engine.derivation import Derivation, derive_then_prove
 
     assert isinstance(first, Derivation)
     if len(first.wrt) != 1:
@@ -188,28 +187,14 @@ def derive_second(first: Any, *, prove: bool, timeout: float | None, memory: int
             f"a second derivative is taken with respect to one name; got {', '.join(first.wrt)} "
             "(pass --wrt NAME, or wrt='NAME')"
         )
-    start = time.perf_counter()
-    try:
-        unproven = run_within_budget(lambda: _derive(first, start), seconds=timeout, memory=memory)
-    except BudgetExceeded as error:
-        raise TooComplexError(f"the second derivative is too complex to derive: {error}") from None
-    if not prove:
-        return unproven
-    remaining = None if timeout is None else max(0.0, timeout - (time.perf_counter() - start))
-    try:
-        proof = run_within_budget(lambda: _prove(unproven), seconds=remaining, memory=memory)
-    except BudgetExceeded as error:
-        raise TooComplexError(
-            f"the second derivative is too complex to prove ({error}); use prove=False to see it unproven"
-        ) from None
-    derivation = replace(unproven, proof=proof)
-    if not proof.proven:
-        raise ProofFailure(
-            "the second derivative failed its own proof, so it is not an answer:\n" + proof.summary(),
-            derivation,
-            proof,
-        )
-    return derivation
+    return derive_then_prove(
+        lambda start: _derive(first, start),
+        _prove,
+        prove=prove,
+        timeout=timeout,
+        memory=memory,
+        subject="the second derivative",
+    )
 
 
 def _derive(first: Any, start: float) -> SecondDerivation:
