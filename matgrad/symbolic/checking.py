@@ -25,7 +25,7 @@ from matgrad.symbolic.concrete import (
     runs_on_numbers,
 )
 from matgrad.symbolic.slips import diagnose
-from matgrad.symbolic.verdict import CONCRETE, Counterexample, Verdict
+from matgrad.symbolic.verdict import CONCRETE, GRADIENT, Counterexample, Verdict
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds a check may take before its verdict is "undecided: timed out"."""
@@ -99,11 +99,26 @@ def check(
             f"candidate must be a function of {', '.join(objective.arguments)}; got {candidate!r}"
         )
     found = cases(objective, sizes, bias_kinds)
+    return within_budget(
+        lambda: _check(objective, wrt, candidate, found, seed, all_sizes), objective, wrt, found, timeout
+    )
+
+
+def within_budget(
+    run: Callable[[], Verdict],
+    objective: Objective,
+    wrt: str,
+    found: list[Case],
+    timeout: float | None,
+    quantity: str = GRADIENT,
+) -> Verdict:
+    """``run()`` within ``timeout`` seconds and MEMORY bytes; past either, an undecided verdict.
+
+    A check that runs out of budget has refuted nothing: it is never reported as a failure.
+    """
     start = time.perf_counter()
     try:
-        return run_within_budget(
-            lambda: _check(objective, wrt, candidate, found, seed, all_sizes), seconds=timeout, memory=MEMORY
-        )
+        return run_within_budget(run, seconds=timeout, memory=MEMORY)
     except BudgetExceeded as error:
         return Verdict(
             proven=False,
@@ -113,7 +128,20 @@ def check(
             shapes=describe_cases(objective, found),
             seconds=time.perf_counter() - start,
             note=f"undecided: {error}" + (f" (timeout={timeout:g} s)" if error.resource == "time" else ""),
+            quantity=quantity,
         )
+
+
+def name_the_slip(diagnose_slip: Callable[[], str | None]) -> str | None:
+    """The slip a refuted candidate made, if it is found within DIAGNOSIS_SECONDS; else None.
+
+    The refutation stands whatever the diagnosis costs: the slip is named only if it is quick
+    to find.
+    """
+    try:
+        return run_within_budget(diagnose_slip, seconds=DIAGNOSIS_SECONDS)
+    except BudgetExceeded:
+        return None
 
 
 def _check(
@@ -143,14 +171,8 @@ def _check(
             break
     diagnosis = None
     if failure is not None:
-        # The refutation stands whatever the diagnosis costs: name the slip only if it is quick to find.
         suspects = [failure[0], *found, _probe(objective, failure[0].bias_kind)]
-        try:
-            diagnosis = run_within_budget(
-                lambda: diagnose(objective, wrt, candidate, suspects), seconds=DIAGNOSIS_SECONDS
-            )
-        except BudgetExceeded:
-            diagnosis = None
+        diagnosis = name_the_slip(lambda: diagnose(objective, wrt, candidate, suspects))
     verdict = Verdict(
         proven=failure is None and undecided is None,
         objective=objective.id,

@@ -23,11 +23,10 @@ import numpy as np
 import sympy
 
 from matgrad import vjp
-from matgrad.budget import BudgetExceeded, run_within_budget
 from matgrad.registry import Objective, get_objective
 from matgrad.signature import BIAS_KINDS, BiasKind
 from matgrad.symbolic.arrays import Array, numeric_instance, symbol_arrays
-from matgrad.symbolic.checking import DEFAULT_TIMEOUT, DIAGNOSIS_SECONDS, MEMORY
+from matgrad.symbolic.checking import DEFAULT_TIMEOUT, name_the_slip, within_budget
 from matgrad.symbolic.concrete import (
     Case,
     Mismatch,
@@ -190,22 +189,14 @@ def check_hvp(
         names = ", ".join([*objective.arguments, *(DIRECTION_PREFIX + n for n in objective.arguments)])
         raise TypeError(f"candidate must be a function of {names}; got {candidate!r}")
     found = cases(objective, objective.second_order_sizes if sizes is None else sizes, bias_kinds)
-    start = time.perf_counter()
-    try:
-        return run_within_budget(
-            lambda: _check(objective, quantity, wrt, candidate, found, seed), seconds=timeout, memory=MEMORY
-        )
-    except BudgetExceeded as error:
-        return Verdict(
-            proven=False,
-            objective=objective.id,
-            argument=wrt,
-            method=CONCRETE,
-            shapes=describe_cases(objective, found),
-            seconds=time.perf_counter() - start,
-            note=f"undecided: {error}" + (f" (timeout={timeout:g} s)" if error.resource == "time" else ""),
-            quantity=quantity,
-        )
+    return within_budget(
+        lambda: _check(objective, quantity, wrt, candidate, found, seed),
+        objective,
+        wrt,
+        found,
+        timeout,
+        quantity,
+    )
 
 
 def _check(
@@ -237,14 +228,8 @@ def _check(
             break
     diagnosis = None
     if failure is not None:
-        # The refutation stands whatever the diagnosis costs: name the slip only if it is quick to find.
         suspects = [failure[0], *found]
-        try:
-            diagnosis = run_within_budget(
-                lambda: _diagnose(objective, quantity, wrt, candidate, suspects), seconds=DIAGNOSIS_SECONDS
-            )
-        except BudgetExceeded:
-            diagnosis = None
+        diagnosis = name_the_slip(lambda: _diagnose(objective, quantity, wrt, candidate, suspects))
     return Verdict(
         proven=failure is None and undecided is None,
         objective=objective.id,
