@@ -15,7 +15,7 @@ array-api-compat and Dask are imported only here, when a call needs them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -33,7 +33,12 @@ def wants_routing(values: Mapping[str, Any], chunk_rows: Any, max_memory: Any, o
     """False for plain numpy input without chunking: the tuned in-memory path, unchanged."""
     if chunk_rows is not None or max_memory is not None or out is not None:
         return True
-    return not all(isinstance(v, _NUMPY_LIKE) for v in values.values())
+    return not all_numpy(values.values())
+
+
+def all_numpy(values: Iterable[Any]) -> bool:
+    """Whether every value is numpy or a Python number/sequence (no other library's array)."""
+    return all(isinstance(v, _NUMPY_LIKE) for v in values)
 
 
 def _library(value: Any) -> str:

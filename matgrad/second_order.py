@@ -85,11 +85,7 @@ def check_direction(
         array = np.asarray(value)
         if array.dtype.kind not in "biufc":
             raise TypeError(f"direction[{name!r}] has dtype {array.dtype}; it must be numeric")
-        if array.shape != arrays[name].shape:
-            raise ValueError(
-                f"direction[{name!r}] has shape {array.shape} but {name} has shape {arrays[name].shape}; "
-                "a direction has the shape of its argument"
-            )
+        check_direction_shape(name, array.shape, arrays[name].shape)
         checked[name] = array
     dtype = np.result_type(*(arrays[name] for name in names), *checked.values())
     if dtype.kind in "biu":
@@ -97,6 +93,15 @@ def check_direction(
     elif dtype == np.float16:
         dtype = np.dtype(np.float32)
     return {name: np.asarray(a, dtype=dtype) for name, a in checked.items()}, names
+
+
+def check_direction_shape(name: str, shape: tuple[int, ...], expected: tuple[int, ...]) -> None:
+    """ValueError unless the direction for ``name`` has its argument's shape."""
+    if shape != expected:
+        raise ValueError(
+            f"direction[{name!r}] has shape {shape} but {name} has shape {expected}; "
+            "a direction has the shape of its argument"
+        )
 
 
 def complete(
@@ -201,8 +206,8 @@ def hessian(
 
 def _foreign(values: Mapping[str, Any], direction: Any) -> bool:
     """Whether any argument or direction is an array of another library than numpy."""
-    entries = [*values.values(), *(direction.values() if isinstance(direction, Mapping) else ())]
-    return dispatch.wants_routing({str(i): entry for i, entry in enumerate(entries)}, None, None, None)
+    tangents = direction.values() if isinstance(direction, Mapping) else ()
+    return not dispatch.all_numpy([*values.values(), *tangents])
 
 
 def _prepare_generic(
@@ -216,13 +221,8 @@ def _prepare_generic(
     signature.check_shapes(dispatch.shapes_of(arrays))
     tangent = {name: entries[f"direction[{name!r}]"] for name in names}
     for name, array in tangent.items():
-        if tuple(array.shape) != tuple(arrays[name].shape):
-            raise ValueError(
-                f"direction[{name!r}] has shape {tuple(array.shape)} but {name} has shape "
-                f"{tuple(arrays[name].shape)}; a direction has the shape of its argument"
-            )
-    named_tangent = {f"direction[{name!r}]": array for name, array in tangent.items()}
-    dtype = dispatch.working_dtype(xp, {**arrays, **named_tangent}, device)
+        check_direction_shape(name, tuple(array.shape), tuple(arrays[name].shape))
+    dtype = dispatch.working_dtype(xp, entries, device)  # the arguments and the direction
 
     def convert(table: Mapping[str, Any]) -> dict[str, Any]:
         return {name: a if a.dtype == dtype else xp.astype(a, dtype) for name, a in table.items()}
