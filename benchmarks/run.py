@@ -41,14 +41,19 @@ def _rerun_without_blas_overrides() -> None:
     os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
-def parse_arguments(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to measure: --quick, --sizes, --dtypes, --objectives (this benchmark's and second_order.py's)."""
     parser.add_argument("--quick", action="store_true", help="seed and medium sizes, short budgets")
     parser.add_argument("--sizes", help="comma-separated subset of seed,medium,large")
     parser.add_argument("--dtypes", default="float64,float32", help="comma-separated (default: %(default)s)")
     parser.add_argument("--objectives", help="comma-separated registry ids (default: all)")
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_selection_arguments(parser)
     parser.add_argument(
         "--large-biases",
         default="row",

@@ -28,7 +28,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 from cases import SIZES  # noqa: E402  (the benchmark's own modules, beside this script)
 from frameworks import REFERENCE, available, versions  # noqa: E402
-from run import _rerun_without_blas_overrides, header_lines  # noqa: E402
+from run import _rerun_without_blas_overrides, add_selection_arguments, header_lines  # noqa: E402
 from timing import Budget, time_interleaved  # noqa: E402
 
 from matgrad.registry import OBJECTIVES, Objective  # noqa: E402
@@ -308,10 +308,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="seed and medium sizes, short budgets")
-    parser.add_argument("--sizes", help="comma-separated subset of seed,medium,large")
-    parser.add_argument("--dtypes", default="float64,float32", help="comma-separated (default: %(default)s)")
-    parser.add_argument("--objectives", help="comma-separated registry ids (default: all)")
+    add_selection_arguments(parser)
     parser.add_argument("--no-logistic", action="store_true", help="skip the dense logistic Hessian")
     parser.add_argument("--keep-blas-env", action="store_true", help="keep OPENBLAS_CORETYPE/L2_SIZE as set")
     parser.add_argument(

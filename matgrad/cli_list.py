@@ -75,18 +75,22 @@ def second_order_rows() -> list[dict[str, str]]:
     return table
 
 
+def _print_table(table: list[dict[str, str]], columns: tuple[str, ...]) -> None:
+    """The rows as aligned text columns under a header and a rule."""
+    widths = {c: max(len(c), *(len(r[c]) for r in table)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    print("  ".join("-" * widths[c] for c in columns))
+    for row in table:
+        print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())
+
+
 def _print_second_order(as_json: bool, latex: bool) -> int:
     table = second_order_rows()
     if as_json:
         print(json.dumps(table, ensure_ascii=False, indent=2))
         return 0
     hvp, gauss_newton = ("hvp_latex", "gauss_newton_latex") if latex else ("hvp", "gauss_newton")
-    columns = ("objective", "argument", "shape", hvp, gauss_newton)
-    widths = {c: max(len(c), *(len(r[c]) for r in table)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    print("  ".join("-" * widths[c] for c in columns))
-    for row in table:
-        print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())
+    _print_table(table, ("objective", "argument", "shape", hvp, gauss_newton))
     print()
     for objective in OBJECTIVES:
         second = objective.second_order
@@ -110,12 +114,7 @@ def run(args: argparse.Namespace) -> int:
         {**row, formula: row[formula] + (f" / {row[row_form]}" if row[row_form] else "")}
         for row in table
     ]
-    columns = ("objective", "argument", "shape", formula)
-    widths = {c: max(len(c), *(len(r[c]) for r in table)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    print("  ".join("-" * widths[c] for c in columns))
-    for row in table:
-        print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())
+    _print_table(table, ("objective", "argument", "shape", formula))
     print()
     for objective in OBJECTIVES:
         print(f"{objective.id}: {objective.value_text}; where {objective.where_text}")

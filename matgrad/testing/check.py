@@ -220,6 +220,26 @@ def random_sizes(
     return {dim: int(rng.integers(low, high + 1)) for dim in signature.dims}
 
 
+def _random_point(
+    objective: str | Objective,
+    sizes: Mapping[str, int] | None,
+    bias_kind: BiasKind,
+    dtype: DTypeLike,
+    seed: int,
+) -> tuple[Objective, np.random.Generator, dict[str, int], dict[str, Array]]:
+    """The entry, its generator after drawing, the sizes (drawn unless given) and the arguments."""
+    entry = get_objective(objective) if isinstance(objective, str) else objective
+    rng = np.random.default_rng(seed)
+    chosen = dict(random_sizes(entry.signature, rng) if sizes is None else sizes)
+    return entry, rng, chosen, entry.signature.random_arguments(rng, chosen, bias_kind, dtype)
+
+
+def _point_text(sizes: Mapping[str, int], bias_kind: BiasKind, dtype: DTypeLike) -> str:
+    """'n=3 k=2 m=4; bias full; float64': where a check was made, for its report's title."""
+    size_text = " ".join(f"{dim}={size}" for dim, size in sizes.items())
+    return f"{size_text}; bias {bias_kind}; {np.dtype(dtype).name}"
+
+
 def check_objective(
     objective: str | Objective,
     *,
@@ -242,10 +262,7 @@ def check_objective(
     >>> report.passed, list(report.arguments)
     (True, ['X', 'Y', 'W1', 'b1', 'W2', 'b2'])
     """
-    entry = get_objective(objective) if isinstance(objective, str) else objective
-    rng = np.random.default_rng(seed)
-    chosen = dict(random_sizes(entry.signature, rng) if sizes is None else sizes)
-    arrays = entry.signature.random_arguments(rng, chosen, bias_kind, dtype)
+    entry, rng, chosen, arrays = _random_point(objective, sizes, bias_kind, dtype, seed)
 
     def f(**point: Array) -> Any:
         return entry.value(point)
@@ -253,8 +270,7 @@ def check_objective(
     def grad(**point: Array) -> dict[str, Array]:
         return entry.grad(point)
 
-    size_text = " ".join(f"{dim}={size}" for dim, size in chosen.items())
-    title = f"{entry.id} ({size_text}; bias {bias_kind}; {np.dtype(dtype).name})"
+    title = f"{entry.id} ({_point_text(chosen, bias_kind, dtype)})"
     return check_gradients(f, grad, arrays, method=method, rng=rng, title=title)
 
 
@@ -290,10 +306,7 @@ def check_second_order(
         raise ValueError(f"quantity must be one of {SECOND_ORDER}; got {quantity!r}")
     if method not in ("central", "complex"):
         raise ValueError(f"second-order checks use method 'central' or 'complex'; got {method!r}")
-    entry = get_objective(objective) if isinstance(objective, str) else objective
-    rng = np.random.default_rng(seed)
-    chosen = dict(random_sizes(entry.signature, rng) if sizes is None else sizes)
-    arrays = entry.signature.random_arguments(rng, chosen, bias_kind, dtype)
+    entry, rng, chosen, arrays = _random_point(objective, sizes, bias_kind, dtype, seed)
     direction = {name: rng.standard_normal(a.shape).astype(dtype) for name, a in arrays.items()}
     names = entry.arguments
 
@@ -315,9 +328,8 @@ def check_second_order(
         def product(**point: Array) -> dict[str, Array]:
             return entry.gauss_newton_product(point, direction)
 
-    size_text = " ".join(f"{dim}={size}" for dim, size in chosen.items())
     label = "∇²f·V" if quantity == "hvp" else "2JᵀJ·V"
-    title = f"{entry.id} {label} ({size_text}; bias {bias_kind}; {np.dtype(dtype).name})"
+    title = f"{entry.id} {label} ({_point_text(chosen, bias_kind, dtype)})"
     return check_gradients(g, product, arrays, method=method, rng=rng, title=title)
 
 
