@@ -142,18 +142,30 @@ def _texcheck() -> ModuleType:
     return module
 
 
-def deriving_section_title(formula: Formula, text: str) -> str | None:
-    """The title of the innermost section of ``text`` that derives ``formula``."""
+@functools.cache
+def _sections(text: str) -> list[tuple[str, list[Objective], list[list[str]]]]:
+    """Each innermost section of a derivation: its title, the objectives it derives (by their
+    value shown in it), and the sides of each displayed equation. Read once per document,
+    not once per formula looked up in it."""
     texcheck = _texcheck()
-    head = rf"\frac{{\partial f}}{{\partial {tex_name(formula.argument)}}}"
+    found = []
     for leaf in texcheck.read_document(text).leaves():
         shown = {m.tex for m in texcheck.unit_math(leaf) if m.display}
-        if [o for o in OBJECTIVES if o.value_latex in shown] != [formula.objective]:
+        derived = [o for o in OBJECTIVES if o.value_latex in shown]
+        equations = [texcheck.raw_sides(m.tex) for m in leaf.math if m.display]
+        found.append((str(leaf.title), derived, equations))
+    return found
+
+
+def deriving_section_title(formula: Formula, text: str) -> str | None:
+    """The title of the innermost section of ``text`` that derives ``formula``."""
+    head = rf"\frac{{\partial f}}{{\partial {tex_name(formula.argument)}}}"
+    for title, derived, equations in _sections(text):
+        if derived != [formula.objective]:
             continue  # the section derives another objective, or none
-        for math in leaf.math:
-            sides = texcheck.raw_sides(math.tex)
-            if math.display and len(sides) >= 2 and sides[0] == head and sides[-1] == formula.latex:
-                return str(leaf.title)
+        for sides in equations:
+            if len(sides) >= 2 and sides[0] == head and sides[-1] == formula.latex:
+                return title
     return None
 
 
