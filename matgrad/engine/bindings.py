@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from matgrad.engine.nodes import Apply, Const, Identity, Node, SqNorm, Transpose, Var, children, walk
+from matgrad.engine.nodes import Apply, Const, Identity, Inverse, Node, SqNorm, Transpose, Var, children, walk
 
 #: A repeated subexpression of the objective with fewer name occurrences than this stays
 #: inline (``XW + b``); one that only the gradients use is named from one fewer.
@@ -78,7 +78,8 @@ def display_names(value: Node, gradients: Sequence[Node], reserved: Iterable[str
     weights: dict[Node, int] = {}
     for node in walk_all(roots):
         weights[node] = 1 if isinstance(node, Var) else sum(weights[c] for c in children(node))
-        if node == value or trivial(node) or isinstance(node, Transpose) or uses.get(node, 0) < 2:
+        if node == value or trivial(node) or isinstance(node, Transpose | Inverse) or uses.get(node, 0) < 2:
+            # X⁻¹ reads as well as a letter standing for it (the Cookbook's −X⁻ᵀabᵀX⁻ᵀ)
             continue
         threshold = INLINE_BELOW if node in forward else INLINE_BELOW - 1
         worth = (

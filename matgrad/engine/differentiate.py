@@ -21,8 +21,12 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Det,
     Diag,
+    Diagonal,
     Identity,
+    Inverse,
+    LogDet,
     MatMul,
     Mul,
     Node,
@@ -121,9 +125,20 @@ def differentiate(value: Node, wrt: Sequence[str]) -> Gradients:
         if var is None or var not in adjoints:
             shape = var.shape if var is not None else ()
             gradients[name] = Const(Fraction(0), shape)
+        elif var.structure:
+            gradients[name] = simplify(symmetric_part(adjoints[var]))
         else:
             gradients[name] = adjoints[var]
     return Gradients(value, gradients, tuple(steps))
+
+
+def symmetric_part(G: Node) -> Node:
+    """½(G + Gᵀ): the gradient on symmetric matrices for ⟨A, B⟩ = tr(AᵀB).
+
+    For symmetric dA, ⟨G, dA⟩ = ⟨½(G + Gᵀ), dA⟩, and ½(G + Gᵀ) is itself symmetric, so
+    it is the one symmetric matrix that represents df (see derivations/engine_structure.md).
+    """
+    return Mul((Const(Fraction(1, 2)), Add((G, Transpose(G)))))
 
 
 # ---------------------------------------------------------------------------------------
@@ -295,3 +310,31 @@ def _outer(node: Node, G: Node, needed: list[bool]) -> Contributions:
     if needed[1]:
         out.append((1, MatMul((Transpose(G), node.left))))
     return out
+
+
+@vjp(Det)
+def _det(node: Node, G: Node, needed: list[bool]) -> Contributions:
+    """d det(A) = det(A) tr(A⁻¹dA) = ⟨det(A) A⁻ᵀ, dA⟩ (Jacobi's formula)."""
+    assert isinstance(node, Det)
+    return [(0, Mul((G, node, Transpose(Inverse(node.arg)))))]
+
+
+@vjp(LogDet)
+def _logdet(node: Node, G: Node, needed: list[bool]) -> Contributions:
+    """d log det(A) = tr(A⁻¹dA) = ⟨A⁻ᵀ, dA⟩."""
+    assert isinstance(node, LogDet)
+    return [(0, Mul((G, Transpose(Inverse(node.arg)))))]
+
+
+@vjp(Inverse)
+def _inverse(node: Node, G: Node, needed: list[bool]) -> Contributions:
+    """d(A⁻¹) = −A⁻¹ dA A⁻¹, so ⟨G, −A⁻¹dA A⁻¹⟩ = ⟨−A⁻ᵀGA⁻ᵀ, dA⟩."""
+    assert isinstance(node, Inverse)
+    inverse_transposed = Transpose(node)
+    return [(0, Mul((Const(-ONE), MatMul((inverse_transposed, G, inverse_transposed)))))]
+
+
+@vjp(Diagonal)
+def _diagonal(node: Node, G: Node, needed: list[bool]) -> Contributions:
+    """⟨g, diagonal(dA)⟩ = ⟨diag(g), dA⟩: the adjoint on the diagonal, zero elsewhere."""
+    return [(0, Diag(G))]

@@ -18,8 +18,12 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Det,
     Diag,
+    Diagonal,
     Identity,
+    Inverse,
+    LogDet,
     MatMul,
     Mul,
     Node,
@@ -113,6 +117,6 @@ def _transpose(node: Node, direction: Var) -> Node | None:
     return None
 
 
-@linear(Const, Identity, Apply, Power, Sum, Trace, SqNorm, Outer, Diag)
+@linear(Const, Identity, Apply, Power, Sum, Trace, SqNorm, Outer, Diag, Det, LogDet, Inverse, Diagonal)
 def _not_linear(node: Node, direction: Var) -> Node | None:
     return None  # V inside a function, a power or a reduction: no matrix form here

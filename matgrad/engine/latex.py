@@ -19,9 +19,13 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Det,
     Diag,
+    Diagonal,
     Dim,
     Identity,
+    Inverse,
+    LogDet,
     MatMul,
     Mul,
     Node,
@@ -300,6 +304,8 @@ def _matmul(node: Node, p: _Printer) -> tuple[str, int]:
 @printer(Transpose)
 def _transpose(node: Node, p: _Printer) -> tuple[str, int]:
     assert isinstance(node, Transpose)
+    if isinstance(node.arg, Inverse) and node.arg not in p.names:
+        return p.at(node.arg.arg, ATOM) + ("^{-\\top}" if p.style.latex else "⁻ᵀ"), POSTFIX
     return p.at(node.arg, ATOM) + p.T, POSTFIX
 
 
@@ -395,3 +401,28 @@ def _outer(node: Node, p: _Printer) -> tuple[str, int]:
     assert isinstance(node, Outer)
     glue = " " if p.style.latex else ""
     return p.at(node.left, POSTFIX) + glue + p.at(node.right, ATOM) + p.T, PRODUCT
+
+
+@printer(Inverse)
+def _inverse(node: Node, p: _Printer) -> tuple[str, int]:
+    assert isinstance(node, Inverse)
+    return p.at(node.arg, ATOM) + ("^{-1}" if p.style.latex else "⁻¹"), POSTFIX
+
+
+@printer(Det)
+def _det(node: Node, p: _Printer) -> tuple[str, int]:
+    assert isinstance(node, Det)
+    return ("\\det" if p.style.latex else "det") + f"({p.show(node.arg)})", ATOM
+
+
+@printer(LogDet)
+def _logdet(node: Node, p: _Printer) -> tuple[str, int]:
+    assert isinstance(node, LogDet)
+    return ("\\log\\det" if p.style.latex else "log det") + f"({p.show(node.arg)})", ATOM
+
+
+@printer(Diagonal)
+def _diagonal(node: Node, p: _Printer) -> tuple[str, int]:
+    assert isinstance(node, Diagonal)
+    name = r"\operatorname{diag}" if p.style.latex else "diag"
+    return f"{name}({p.show(node.arg)})", ATOM

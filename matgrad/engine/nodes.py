@@ -26,6 +26,8 @@ Shape = tuple[Dim, ...]
 #: Elementwise functions of the language, and ``step`` (relu′, produced by differentiation).
 FUNCTIONS: tuple[str, ...] = ("sigmoid", "tanh", "exp", "log", "relu", "softplus")
 INTERNAL_FUNCTIONS: tuple[str, ...] = ("step",)
+#: Declarable structures of a square matrix argument (``A=n,n:symmetric``).
+STRUCTURES: tuple[str, ...] = ("symmetric", "spd")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Var(Node):
 
     name: str
     shape: Shape
+    structure: str = ""
+    """"" (none), "symmetric" or "spd" (symmetric positive definite): see :data:`STRUCTURES`."""
 
 
 def _check_size(value: Fraction, what: str) -> None:
@@ -163,6 +167,34 @@ class Diag(Node):
     arg: Node
 
 
+@dataclass(frozen=True)
+class Det(Node):
+    """det(arg) of a square matrix."""
+
+    arg: Node
+
+
+@dataclass(frozen=True)
+class LogDet(Node):
+    """log det(arg) of a square matrix with a positive determinant."""
+
+    arg: Node
+
+
+@dataclass(frozen=True)
+class Inverse(Node):
+    """arg⁻¹ of a square, invertible matrix."""
+
+    arg: Node
+
+
+@dataclass(frozen=True)
+class Diagonal(Node):
+    """The diagonal of the square matrix ``arg``, a 1-D vector (numpy ``diagonal``)."""
+
+    arg: Node
+
+
 # A dataclass with eq and frozen generates a field-wise __hash__ in every subclass, which
 # would rehash whole subtrees at each dict lookup; all nodes use the cached one instead.
 NODE_TYPES: tuple[type[Node], ...] = (
@@ -180,6 +212,10 @@ NODE_TYPES: tuple[type[Node], ...] = (
     Outer,
     Identity,
     Diag,
+    Det,
+    LogDet,
+    Inverse,
+    Diagonal,
 )
 for _node_type in NODE_TYPES:
     _node_type.__hash__ = Node.__hash__  # type: ignore[method-assign]
@@ -191,7 +227,7 @@ def children(node: Node) -> tuple[Node, ...]:
         return node.terms
     if isinstance(node, Mul | MatMul):
         return node.factors
-    if isinstance(node, Transpose | Apply | Sum | Trace | SqNorm | Diag):
+    if isinstance(node, Transpose | Apply | Sum | Trace | SqNorm | Diag | Det | LogDet | Inverse | Diagonal):
         return (node.arg,)
     if isinstance(node, Power):
         return (node.base,)
@@ -222,8 +258,8 @@ def with_children(node: Node, new: tuple[Node, ...]) -> Node:
         return Power(new[0], node.exponent)
     if isinstance(node, Outer):
         return Outer(new[0], new[1])
-    if isinstance(node, Diag):
-        return Diag(new[0])
+    if isinstance(node, Diag | Det | LogDet | Inverse | Diagonal):
+        return type(node)(new[0])
     return node
 
 

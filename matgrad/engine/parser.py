@@ -35,7 +35,13 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Det,
+    Diag,
+    Diagonal,
     Dim,
+    Identity,
+    Inverse,
+    LogDet,
     MatMul,
     Mul,
     Node,
@@ -46,8 +52,9 @@ from matgrad.engine.nodes import (
     Trace,
     Transpose,
     Var,
+    variables,
 )
-from matgrad.engine.shapes import ShapeChecker, format_shape, parse_shape
+from matgrad.engine.shapes import ShapeChecker, format_shape, parse_declaration
 
 MAX_LENGTH = 2000
 MAX_NESTING = 40
@@ -61,8 +68,18 @@ CALLS: dict[str, str] = {
     "tr": "trace",
     "sqnorm": "sqnorm",
     "norm": "norm",
+    "det": "det",
+    "logdet": "logdet",
+    "inv": "inv",
+    "diag": "diag",
+    "eye": "eye",
+    "ones": "ones",
 }
-NUMPY_SPELLINGS = {"tanh", "exp", "log", "sum", "trace", "linalg.norm"}
+#: Functions whose arguments are sizes (``eye(n)``, ``ones(n, m)``), not expressions.
+SIZE_CALLS = {"eye", "ones"}
+NUMPY_SPELLINGS = {
+    "tanh", "exp", "log", "sum", "trace", "linalg.norm", "linalg.det", "linalg.inv", "diag", "eye", "ones",
+}  # fmt: skip
 
 # ASCII only, for numbers as for names: a digit such as 𝟐 or ٣ is an unexpected character.
 _TOKEN = re.compile(
@@ -135,8 +152,10 @@ def parse(text: str, shapes: Mapping[str, str | Sequence[Dim]] | None = None) ->
     >>> {name: v.shape for name, v in variables(result.tree).items()}
     {'X': ('n', 'k'), 'W': ('k', 'm'), 'b': ('m',)}
     """
-    declared = None if shapes is None else {name: parse_shape(spec, name) for name, spec in shapes.items()}
-    parser = _Parser(text, declared)
+    declarations = None if shapes is None else {n: parse_declaration(s, n) for n, s in shapes.items()}
+    declared = None if declarations is None else {name: shape for name, (shape, _) in declarations.items()}
+    structures = {} if declarations is None else {name: kind for name, (_, kind) in declarations.items()}
+    parser = _Parser(text, declared, structures)
     return ParseResult(parser.run(), text)
 
 
@@ -151,8 +170,9 @@ def scalar_constant(node: Node) -> Fraction | None:
 
 
 class _Parser:
-    def __init__(self, text: str, declared: dict[str, Shape] | None):
+    def __init__(self, text: str, declared: dict[str, Shape] | None, structures: Mapping[str, str]):
         self.text = text
+        self.structures = structures
         self.tokens = tokenize(text)
         self.index = 0
         self.nesting = 0
@@ -160,6 +180,7 @@ class _Parser:
         self.checker = ShapeChecker()
         self.names: dict[str, Var] = {}
         self.unknown: dict[str, int] = {}
+        self.sizes_used: dict[str, tuple[int, int]] = {}  # size letters of eye(…)/ones(…), first span
 
     # -- token helpers -------------------------------------------------------------
     @property
@@ -234,7 +255,22 @@ class _Parser:
                 first + len(next(iter(self.unknown))),
             )
         reserved = {d for v in self.names.values() for d in map(str, v.shape)}
-        return self.checker.finish(result.node, list(self.names.values()), reserved)
+        tree = self.checker.finish(result.node, list(self.names.values()), reserved)
+        self.check_sizes_bound(tree)
+        return tree
+
+    def check_sizes_bound(self, tree: Node) -> None:
+        """A size of eye(n) or ones(n) must be the size of an argument: the code reads it from one."""
+        bound = {d for v in variables(tree).values() for d in v.shape}
+        for letter, (start, end) in self.sizes_used.items():
+            if letter not in bound:
+                raise ShapeError(
+                    f"size {letter} is not a size of any argument; declare an argument with it "
+                    "(e.g. X=n,k) or write the number",
+                    self.text,
+                    start,
+                    end,
+                )
 
     def expr(self) -> Parsed:
         left = self.term()
@@ -351,7 +387,7 @@ class _Parser:
             else:
                 self.unknown.setdefault(name, token.start)
                 shape = self.checker.fresh_matrix()
-            self.names[name] = Var(name, shape)
+            self.names[name] = Var(name, shape, self.structures.get(name, ""))
         var = self.names[name]
         return Parsed(var, var.shape, token.start, token.end)
 
@@ -383,6 +419,8 @@ class _Parser:
                 name_token.end,
             )
         self.expect("(", f"after {name}")
+        if CALLS[name] in SIZE_CALLS:
+            return self.size_call(name_token, CALLS[name])
         self.enter()
         args = [self.expr()]
         while self.at(","):
@@ -403,10 +441,53 @@ class _Parser:
             return Parsed(SqNorm(arg.node), (), *span)
         if kind == "norm":
             return Parsed(Power(SqNorm(arg.node), Fraction(1, 2)), (), *span)
-        if kind == "trace":
-            self.checker.square(arg.shape, lambda why: self.shape_error(span, [arg], why))
-            return Parsed(Trace(arg.node), (), *span)
+        if kind in ("trace", "det", "logdet", "inv"):
+            shape = self.checker.square(arg.shape, lambda why: self.shape_error(span, [arg], why), kind)
+            node: Node = {"trace": Trace, "det": Det, "logdet": LogDet, "inv": Inverse}[kind](arg.node)
+            return Parsed(node, shape if kind == "inv" else (), *span)
+        if kind == "diag":
+            rank = len(self.checker.resolve(arg.shape))
+            if rank == 1:
+                return Parsed(Diag(arg.node), (arg.shape[0], arg.shape[0]), *span)
+            shape = self.checker.square(
+                arg.shape, lambda why: self.shape_error(span, [arg], why + " or a 1-D vector"), "diag"
+            )
+            return Parsed(Diagonal(arg.node), shape[:1], *span)
         return Parsed(Apply(kind, arg.node), arg.shape, *span)
+
+    def size_call(self, name_token: Token, kind: str) -> Parsed:
+        """``eye(n)``: the identity of size n; ``ones(n)``, ``ones(n, m)``: all-ones arrays."""
+        sizes: list[Dim] = []
+        while True:
+            token = self.advance()
+            if token.kind == "number" and token.text.isdigit() and 0 < int(token.text) <= 999999:
+                sizes.append(int(token.text))
+            elif token.kind == "name" and not keyword.iskeyword(token.text) and token.text not in CALLS:
+                sizes.append(token.text)
+                self.sizes_used.setdefault(token.text, (token.start, token.end))
+            else:
+                raise self.error(
+                    f"{kind}(…) takes sizes (a size letter such as n, or a positive integer), "
+                    f"found {self.describe(token)}",
+                    token.start,
+                    token.end,
+                )
+            if not self.at(","):
+                break
+            self.advance()
+        close = self.expect(")", f"to close {kind}(")
+        most = 1 if kind == "eye" else 2
+        if len(sizes) > most:
+            raise ExpressionSyntaxError(
+                f"{kind} takes {'one size' if most == 1 else 'one or two sizes'}, got {len(sizes)}",
+                self.text,
+                name_token.start,
+                close.end,
+            )
+        span = (name_token.start, close.end)
+        if kind == "eye":
+            return Parsed(Identity(sizes[0]), (sizes[0], sizes[0]), *span)
+        return Parsed(Const(Fraction(1), tuple(sizes)), tuple(sizes), *span)
 
     # -- building, with shape checks and constant folding ------------------------------
     def broadcast(self, left: Parsed, right: Parsed, op: str) -> Shape:

@@ -7,6 +7,9 @@ this small module (and :mod:`matgrad.elementwise` for the functions they use).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 _AXIS_WORDS = ("rows", "columns")
 
@@ -51,3 +54,71 @@ def check_shapes(received: dict[str, tuple[int, ...]], declared: dict[str, tuple
                     f"(shape {_format(received[source])}): they disagree on size {dim}; "
                     f"{name} must be {expected()}"
                 )
+
+
+# Linear algebra for generated code. Each runs on numbers (LAPACK through numpy, in the
+# arguments' dtype: float32 stays float32) and, for the proofs, exactly on object arrays of
+# sympy expressions: the inverse as adj(A)/det(A), the same rational functions a student
+# would write.
+
+
+def _exact(A: Any) -> Any:
+    import sympy
+
+    return sympy.Matrix(A.tolist())
+
+
+def det(A: Any) -> Any:
+    """det(A) of a square matrix."""
+    if A.dtype == object:
+        return _exact(A).det(method="berkowitz")
+    return np.linalg.det(A)
+
+
+def logdet(A: Any) -> Any:
+    """log det(A) for det(A) > 0; a determinant ≤ 0 is a ValueError (log |det A| is log(abs(det(A))))."""
+    if A.dtype == object:
+        import sympy
+
+        return sympy.log(_exact(A).det(method="berkowitz"))
+    sign, log_abs = np.linalg.slogdet(A)
+    if not sign > 0:
+        raise ValueError(
+            "logdet: the determinant is not positive "
+            f"(sign {sign:g}); logdet(A) is log det A for det A > 0, write log(abs(det(A))) for log |det A|"
+        )
+    return log_abs
+
+
+def inv(A: Any) -> Any:
+    """A⁻¹ of a square, invertible matrix."""
+    if A.dtype == object:
+        exact = _exact(A)
+        return np.array((exact.adjugate() / exact.det(method="berkowitz")).tolist(), dtype=object)
+    return np.linalg.inv(A)
+
+
+def solve(A: Any, B: Any) -> Any:
+    """A⁻¹B without forming A⁻¹ (B a matrix or a 1-D vector)."""
+    if A.dtype == object or B.dtype == object:
+        return inv(np.asarray(A)) @ B
+    return np.linalg.solve(A, B)
+
+
+def check_structure(name: str, A: Any, structure: str) -> None:
+    """Raise ValueError unless ``A`` is symmetric (to rounding) and, for "spd", positive definite."""
+    if A.dtype == object or A.size == 0:
+        return  # the proofs' symbol arrays are symmetric by construction
+    scale = float(np.max(np.abs(A)))
+    tolerance = float(np.sqrt(np.finfo(A.dtype).eps)) * max(scale, 1.0)
+    asymmetry = float(np.max(np.abs(A - A.T)))
+    if asymmetry > tolerance:
+        raise ValueError(
+            f"{name} is declared {structure} but is not symmetric: max |{name} − {name}ᵀ| = {asymmetry:.3g} "
+            f"(tolerance {tolerance:.3g})"
+        )
+    if structure == "spd":
+        try:
+            np.linalg.cholesky(A)
+        except np.linalg.LinAlgError:
+            raise ValueError(f"{name} is declared spd but is not positive definite") from None

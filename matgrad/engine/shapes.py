@@ -19,12 +19,17 @@ from functools import lru_cache, singledispatch
 
 from matgrad.engine.errors import ShapeError
 from matgrad.engine.nodes import (
+    STRUCTURES,
     Add,
     Apply,
     Const,
+    Det,
     Diag,
+    Diagonal,
     Dim,
     Identity,
+    Inverse,
+    LogDet,
     MatMul,
     Mul,
     Node,
@@ -74,6 +79,29 @@ def parse_shape(spec: str | Sequence[Dim], name: str = "?") -> Shape:
             )
         shape.append(int(part) if part[0].isdigit() else part)
     return tuple(shape)
+
+
+def parse_declaration(spec: str | Sequence[Dim], name: str = "?") -> tuple[Shape, str]:
+    """A shape and a structure from ``"n,n:symmetric"`` / ``"d,d:spd"`` (no suffix: no structure).
+
+    >>> parse_declaration("n,n:symmetric"), parse_declaration("n,k")
+    ((('n', 'n'), 'symmetric'), (('n', 'k'), ''))
+    """
+    if not isinstance(spec, str) or ":" not in spec:
+        return parse_shape(spec, name), ""
+    text, _, structure = spec.partition(":")
+    structure = structure.strip().lower()
+    shape = parse_shape(text, name)
+    if structure not in STRUCTURES:
+        raise ShapeError(
+            f"shape of {name} is {spec!r}: unknown structure {structure!r}; "
+            f"the structures are {', '.join(STRUCTURES)}"
+        )
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ShapeError(
+            f"shape of {name} is {spec!r}: a {structure} matrix must be square, e.g. {name}=n,n:{structure}"
+        )
+    return shape, structure
 
 
 class ShapeChecker:
@@ -146,12 +174,12 @@ class ShapeChecker:
             raise fail(why)
         return self.resolve(left[:-1] + right[1:])
 
-    def square(self, shape: Shape, fail: Callable[[str], ShapeError]) -> Shape:
+    def square(self, shape: Shape, fail: Callable[[str], ShapeError], what: str = "trace") -> Shape:
         shape = self.resolve(shape)
         if len(shape) != 2:
-            raise fail("trace needs a square matrix")
+            raise fail(f"{what} needs a square matrix")
         if not self._unify(shape[0], shape[1]):
-            raise fail(f"trace needs a square matrix, but {shape[0]} ≠ {shape[1]}")
+            raise fail(f"{what} needs a square matrix, but {shape[0]} ≠ {shape[1]}")
         return self.resolve(shape)
 
     def shown(self, shape: Shape) -> Shape:
@@ -174,7 +202,9 @@ class ShapeChecker:
                 names[dim] = next(letters, f"d{len(names)}")
             return names[dim]
 
-        mapping: dict[Node, Node] = {v: Var(v.name, tuple(final(d) for d in v.shape)) for v in variables}
+        mapping: dict[Node, Node] = {
+            v: Var(v.name, tuple(final(d) for d in v.shape), v.structure) for v in variables
+        }
         return substitute(root, mapping)
 
 
@@ -313,3 +343,23 @@ def _(node: Diag) -> Shape:
     if len(shape) != 1:
         raise ShapeError(f"diag(·) of a {format_shape(shape)} array: it takes a 1-D vector")
     return (shape[0], shape[0])
+
+
+@_shape_rule.register
+def _(node: Det) -> Shape:
+    return ()
+
+
+@_shape_rule.register
+def _(node: LogDet) -> Shape:
+    return ()
+
+
+@_shape_rule.register
+def _(node: Inverse) -> Shape:
+    return shape_of(node.arg)
+
+
+@_shape_rule.register
+def _(node: Diagonal) -> Shape:
+    return shape_of(node.arg)[:1]

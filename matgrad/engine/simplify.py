@@ -30,8 +30,12 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Det,
     Diag,
+    Diagonal,
     Identity,
+    Inverse,
+    LogDet,
     MatMul,
     Mul,
     Node,
@@ -386,6 +390,7 @@ def _matmul(node: Node, s: Simplifier) -> Node:
     full = shape_of(node)
     if coefficient == 0 or any(isinstance(f, Const) and f.value == 0 for f in factors):
         return Const(Fraction(0), full)
+    factors = _cancel_inverses(factors)
     without_identity = [f for f in factors if not isinstance(f, Identity)]
     factors = without_identity or factors[:1]
     if len(shape_of(factors[0])) == 1 and len(shape_of(factors[-1])) == 2:
@@ -396,6 +401,40 @@ def _matmul(node: Node, s: Simplifier) -> Node:
     return scale(coefficient, product)
 
 
+def _inverse_of(node: Node) -> Node | None:
+    """B with node = B⁻¹ (also (Bᵀ)⁻¹ written as B⁻ᵀ), else None."""
+    if isinstance(node, Inverse):
+        return node.arg
+    if isinstance(node, Transpose) and isinstance(node.arg, Inverse):
+        return Transpose(node.arg.arg)
+    return None
+
+
+def _same(a: Node, b: Node) -> bool:
+    """a and b are the same matrix (Transpose(B) and a simplified Bᵀ compare alike)."""
+    if a == b:
+        return True
+    if isinstance(a, Transpose) and isinstance(b, Transpose):
+        return a.arg == b.arg
+    return False
+
+
+def _cancel_inverses(factors: list[Node]) -> list[Node]:
+    """A⁻¹A and AA⁻¹ next to each other in a product are I (and so dropped)."""
+    kept: list[Node] = []
+    for factor in factors:
+        if kept:
+            previous = kept[-1]
+            left, right = _inverse_of(previous), _inverse_of(factor)
+            if (left is not None and _same(left, factor)) or (right is not None and _same(right, previous)):
+                kept.pop()
+                if not kept:
+                    kept.append(Identity(shape_of(factor)[-1]))
+                continue
+        kept.append(factor)
+    return kept
+
+
 @rule(Transpose)
 def _transpose(node: Node, s: Simplifier) -> Node:
     assert isinstance(node, Transpose)
@@ -404,6 +443,11 @@ def _transpose(node: Node, s: Simplifier) -> Node:
         return arg
     if isinstance(arg, Transpose):
         return arg.arg
+    if isinstance(arg, Var) and arg.structure:
+        return arg  # a symmetric matrix is its own transpose
+    if isinstance(arg, Inverse):
+        # (A⁻¹)ᵀ = (Aᵀ)⁻¹: A⁻¹ itself when Aᵀ simplifies to A (XᵀCX with C symmetric)
+        return arg if s(Transpose(arg.arg)) == arg.arg else node
     c, body = split(arg)
     if c != 1 and body is not None:
         return scale(c, s(Transpose(body)))
@@ -506,4 +550,50 @@ def _outer(node: Node, s: Simplifier) -> Node:
     (a, left), (b, right) = split(node.left), split(node.right)
     if a * b != 1 and left is not None and right is not None:
         return scale(a * b, s(Outer(left, right)))
+    return node
+
+
+@rule(Inverse)
+def _inverse(node: Node, s: Simplifier) -> Node:
+    """(A⁻¹)⁻¹ = A, (cA)⁻¹ = c⁻¹A⁻¹, I⁻¹ = I, (Aᵀ)⁻¹ = A⁻ᵀ, (AB)⁻¹ = B⁻¹A⁻¹ for square A, B."""
+    assert isinstance(node, Inverse)
+    arg = node.arg
+    if isinstance(arg, Inverse):
+        return arg.arg
+    if isinstance(arg, Identity):
+        return arg
+    c, body = split(arg)
+    if c != 1 and body is not None:
+        return scale(1 / c, s(Inverse(body)))
+    if isinstance(arg, Transpose):
+        return s(Transpose(Inverse(arg.arg)))
+    if isinstance(arg, MatMul) and all(_is_square(f) for f in arg.factors):
+        return s(MatMul(tuple(Inverse(f) for f in reversed(arg.factors))))
+    return node
+
+
+def _is_square(node: Node) -> bool:
+    shape = shape_of(node)
+    return len(shape) == 2 and shape[0] == shape[1]
+
+
+@rule(Det, LogDet)
+def _determinant(node: Node, s: Simplifier) -> Node:
+    """det(Aᵀ) = det(A); log det(I) = 0, det(I) = 1."""
+    assert isinstance(node, Det | LogDet)
+    if isinstance(node.arg, Transpose):
+        return s(type(node)(node.arg.arg))
+    if isinstance(node.arg, Identity):
+        return Const(Fraction(int(isinstance(node, Det))))
+    return node
+
+
+@rule(Diagonal)
+def _diagonal(node: Node, s: Simplifier) -> Node:
+    """diagonal(Aᵀ) = diagonal(A); diagonal(diag(a)) = a."""
+    assert isinstance(node, Diagonal)
+    if isinstance(node.arg, Transpose):
+        return s(Diagonal(node.arg.arg))
+    if isinstance(node.arg, Diag):
+        return node.arg.arg
     return node

@@ -18,7 +18,11 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Det,
     Diag,
+    Diagonal,
+    Inverse,
+    LogDet,
     MatMul,
     Mul,
     Node,
@@ -46,6 +50,20 @@ RULES: dict[type[Node], tuple[str, str]] = {
     Trace: ("trace", r"d\operatorname{tr}(A) = \operatorname{tr}(dA) = \langle I, dA\rangle"),
     SqNorm: ("squared Frobenius norm", r"d\lVert A\rVert_F^2 = 2\langle A, dA\rangle"),
     Outer: ("outer product", r"d(ab^\top) = da\,b^\top + a\,db^\top"),
+    Det: (
+        "determinant (Jacobi's formula)",
+        r"d\det(A) = \det(A)\operatorname{tr}(A^{-1}dA) = \langle \det(A) A^{-\top}, dA\rangle",
+    ),
+    LogDet: ("log-determinant", r"d\log\det(A) = \operatorname{tr}(A^{-1}dA) = \langle A^{-\top}, dA\rangle"),
+    Inverse: (
+        "inverse",
+        r"d(A^{-1}) = -A^{-1}\,dA\,A^{-1},\ "
+        r"\langle G, d(A^{-1})\rangle = \langle -A^{-\top}GA^{-\top}, dA\rangle",
+    ),
+    Diagonal: (
+        "diagonal of a matrix",
+        r"\langle g, \operatorname{diag}(dA)\rangle = \langle \operatorname{diag}(g), dA\rangle",
+    ),
     Diag: (
         "diagonal matrix",
         r"\langle G, \operatorname{diag}(da)\rangle = \langle \operatorname{diagonal}(G), da\rangle",

@@ -24,9 +24,13 @@ from matgrad.engine.nodes import (
     Add,
     Apply,
     Const,
+    Det,
     Diag,
+    Diagonal,
     Dim,
     Identity,
+    Inverse,
+    LogDet,
     MatMul,
     Mul,
     Node,
@@ -203,3 +207,24 @@ def _sqnorm(node: Node, args: list[Array], c: _Context) -> Array:
 @translate(Outer)
 def _outer(node: Node, args: list[Array], c: _Context) -> Array:
     return _objects(np.multiply.outer(args[0], args[1]))
+
+
+@translate(Det)
+def _det(node: Node, args: list[Array], c: _Context) -> Array:
+    return _objects(sympy.Matrix(args[0].tolist()).det(method="berkowitz"))
+
+
+@translate(LogDet)
+def _logdet(node: Node, args: list[Array], c: _Context) -> Array:
+    return _objects(sympy.log(sympy.Matrix(args[0].tolist()).det(method="berkowitz")))
+
+
+@translate(Inverse)
+def _inverse(node: Node, args: list[Array], c: _Context) -> Array:
+    matrix = sympy.Matrix(args[0].tolist())
+    return _objects(np.array((matrix.adjugate() / matrix.det(method="berkowitz")).tolist(), dtype=object))
+
+
+@translate(Diagonal)
+def _diagonal(node: Node, args: list[Array], c: _Context) -> Array:
+    return _objects(np.array(np.diagonal(args[0])))

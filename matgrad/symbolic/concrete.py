@@ -9,7 +9,7 @@ gradient's entry must equal it as a polynomial: no floating point, no tolerance.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -171,7 +171,9 @@ class ExactGradient:
         difference = as_sympy(candidate) - sympy.diff(self.value, symbol)
         if special:  # rational in σ atoms: nonzero goes to first_mismatch's numeric witness, not simplify
             return rational_zero(difference), difference
-        return vanishes(difference), difference
+        # Determinants and inverses give rational functions: a zero numerator over a common
+        # denominator decides exactly and fast; simplify is the slow fallback.
+        return rational_zero(difference) or vanishes(difference), difference
 
     def _normal_zero(self, candidate: Any, symbol: Any) -> bool:
         """The fast path again, on value and candidates in σ normal form (σ(−v) = 1 − σ(v), ...)."""
@@ -307,8 +309,14 @@ def check_function(
     *,
     seed: int = 0,
     timeout: float | None = 60.0,
+    symmetric: Collection[str] = (),
 ) -> Verdict:
     """Prove exactly, at these shapes, that ``gradient_fn(**arrays)`` is ∂ value_fn(**arrays)/∂ arrays[wrt].
+
+    The arguments named in ``symmetric`` are symmetric matrices of symbols (aᵢⱼ = aⱼᵢ). The
+    gradient with respect to a symmetric argument is the symmetric matrix C with
+    df = ⟨C, dA⟩ for symmetric dA; as aᵢⱼ (i ≠ j) stands in two entries, that is
+    ∂f/∂aᵢⱼ = 2Cᵢⱼ = 2Cⱼᵢ off the diagonal and ∂f/∂aᵢᵢ = Cᵢᵢ on it, which is what is proven.
 
     Both callables are numpy code run on the object arrays of ``symbol_arrays(shapes)``;
     elementwise functions from :mod:`matgrad.elementwise` dispatch on the object dtype.
@@ -336,7 +344,7 @@ def check_function(
     start = time.perf_counter()
     try:
         return run_within_budget(
-            lambda: _check_function(value_fn, gradient_fn, shapes, wrt, seed),
+            lambda: _check_function(value_fn, gradient_fn, shapes, wrt, seed, symmetric),
             seconds=timeout,
             memory=2 * 2**30,
         )
@@ -352,17 +360,37 @@ def check_function(
         )
 
 
+def symmetrized(array: Array) -> Array:
+    """The symmetric matrix with ``array``'s entries on and above the diagonal."""
+    out: Array = array.copy()
+    for i, j in zip(*np.tril_indices(array.shape[0], -1), strict=True):
+        out[i, j] = array[j, i]
+    return out
+
+
+def coordinate_derivatives(gradient: Any) -> Array:
+    """∂f/∂aᵢⱼ of a symmetric A from its gradient C: 2Cᵢⱼ off the diagonal, Cᵢᵢ on it."""
+    array: Array = np.asarray(gradient, dtype=object)
+    if array.ndim != 2 or array.shape[0] != array.shape[1]:
+        return array  # the shape check reports it
+    weights: Array = (2 - np.eye(array.shape[0], dtype=int)).astype(object)
+    return np.multiply(array, weights)
+
+
 def _check_function(
     value_fn: Callable[..., Any],
     gradient_fn: Callable[..., Any],
     shapes: Mapping[str, tuple[int, ...]],
     wrt: str,
     seed: int,
+    symmetric: Collection[str] = (),
 ) -> Verdict:
     from matgrad.symbolic.slips import diagnose_result
 
     start = time.perf_counter()
     arrays = symbol_arrays(shapes)
+    for name in symmetric:
+        arrays[name] = symmetrized(arrays[name])
     values = numeric_instance(arrays, np.random.default_rng(seed))
     value, value_failure = run_candidate(value_fn, arrays)
     if value is None:
@@ -376,6 +404,8 @@ def _check_function(
     diagnosis = None
     if candidate is not None:
         exact = ExactGradient(value[()] if value.ndim == 0 else value, arrays, candidate.flat)
+        if wrt in symmetric:
+            candidate = coordinate_derivatives(candidate)
         mismatch = exact.first_mismatch(wrt, candidate, values)
         if mismatch is not None:
             diagnosis = diagnose_result(candidate, exact.array(wrt))
