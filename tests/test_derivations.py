@@ -49,7 +49,8 @@ MATHJAX_MACROS = {
     r"\mathrm", r"\mathbf", r"\mathbb", r"\text", r"\sigma", r"\Delta", r"\sum", r"\prime",
     r"\ldots", r"\cdots", r"\sqrt", r"\alpha", r"\beta", r"\lambda", r"\tanh", r"\exp", r"\log",
     r"\begin", r"\end", r"\dfrac", r"\tfrac", r"\max", r"\otimes", r"\circ", r"\mathcal",
-    r"\le", r"\ge", r"\ne", r"\infty", r"\nabla", r"\dot",
+    r"\le", r"\ge", r"\ne", r"\infty", r"\nabla", r"\dot", r"\det", r"\Sigma", r"\varepsilon",
+    r"\lvert", r"\rvert", r"\mapsto",
 }  # fmt: skip
 
 ALL_DOCUMENTS = sorted(DERIVATIONS.glob("*.md"))

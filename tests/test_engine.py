@@ -14,7 +14,8 @@ import sympy
 from matgrad.cli import main
 from matgrad.engine import ProofFailure, derive
 from matgrad.engine import differentiate as differentiate_module
-from matgrad.engine.catalogue import EXAMPLES, SECOND_ORDER, SEEDS, render, seed_example
+from matgrad.engine.catalogue import EXAMPLES, SECOND_ORDER, SEEDS, everything, render, seed_example
+from matgrad.engine.cookbook import COOKBOOK, cookbook_examples
 from matgrad.engine.codegen import PYTHON
 from matgrad.engine.differentiate import VJP
 from matgrad.engine.hessian import LINEAR_MAP
@@ -31,7 +32,7 @@ BIAS_KINDS = ("full", "row", "vector")
 @pytest.fixture(scope="session")
 def catalogue():
     """Every seed and catalogue example, derived and proven once for the session."""
-    return {example: example.derive() for example in SEEDS + EXAMPLES + SECOND_ORDER}
+    return {example: example.derive() for example in everything()}
 
 
 def registry_cases():
@@ -224,3 +225,14 @@ def test_a_sum_with_both_a_common_prefix_and_a_common_suffix_is_factored_correct
     text = "trace(((X @ W) + ((X @ W) @ W.T @ W)).T @ ((X @ W) + ((X @ W) @ W.T @ W)))"
     derivation = derive(text, None, {"X": "n,k", "W": "k,m"})
     assert derivation.proven
+
+
+@pytest.mark.parametrize("entry", COOKBOOK, ids=lambda e: f"({e.equation})-{e.wrt}")
+def test_every_cookbook_identity_is_proven_and_prints_as_recorded(catalogue, entry):
+    derivation = catalogue[cookbook_examples()[entry]]
+    assert derivation.proven, derivation.proof.summary()
+    assert derivation.text(entry.wrt) == entry.engine
+
+
+def test_the_cookbook_table_holds_at_least_forty_equations():
+    assert len({entry.equation for entry in COOKBOOK}) >= 40

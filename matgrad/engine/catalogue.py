@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from matgrad.engine.derivation import Derivation, derive
+from matgrad.engine.derivation import Derivation, derive, text_name
+from matgrad.engine.shapes import format_shape
 from matgrad.registry import OBJECTIVES, Objective
 from matgrad.signature import BiasKind
 
@@ -152,7 +153,10 @@ def render(derivations: Mapping[Example, Derivation]) -> str:
         "rows), a 1-D vector is a column.",
         "",
     ]
-    first = {e: d for e, d in derivations.items() if e.order == 1}
+    from matgrad.engine.cookbook import cookbook_examples
+
+    table = set(cookbook_examples().values())  # shown in the Cookbook's table, not as sections
+    first = {e: d for e, d in derivations.items() if e.order == 1 and e not in table}
     second = {e: d for e, d in derivations.items() if e.order == 2}
     for number, (example, derivation) in enumerate(first.items(), start=1):
         shapes = ", ".join(f"{n}: {s}" for n, s in example.shapes.items())
@@ -194,7 +198,51 @@ def render(derivations: Mapping[Example, Derivation]) -> str:
         lines.append("")
     if second:
         lines += _render_second(second, start=len(first) + 1)
+    lines += _render_cookbook(derivations)
     return "\n".join(lines)
+
+
+def _render_cookbook(derivations: Mapping[Example, Any]) -> list[str]:
+    """The Matrix Cookbook table: each identity with the engine's answer and how it was proven."""
+    from matgrad.engine.cookbook import COOKBOOK, cookbook_examples
+
+    examples = cookbook_examples()
+    lines = [
+        "## The Matrix Cookbook",
+        "",
+        "Identities of K. B. Petersen and M. S. Pedersen, *The Matrix Cookbook* (version of",
+        "November 15, 2012; its equation numbers), written in the engine's language, derived,",
+        "proven and printed by the engine (`matgrad/engine/cookbook.py`; a test derives every row",
+        "and compares the engine's text with the column below). Where the Cookbook has a power",
+        "Xᵏ, the row takes k = 2 or 3. Rows (53), (54) and (125) declare a 3×2 X so that XᵀAX",
+        "is invertible. A determinant or an inverse is proven exactly at 2×2 and, when that",
+        "finishes within 0.5 s, at 3×3 too (`matgrad derive` says whether it did); the last column",
+        "gives the first shapes, and the numeric check runs at 3×3 or larger. The gradient with",
+        "respect to a symmetric matrix follows this project's convention, not the Cookbook's",
+        "section 2.8.2: see [symmetric.md](symmetric.md).",
+        "",
+        "| Eq. | f | shapes | Cookbook: ∂f/∂· | matgrad | proven exactly at |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for entry in COOKBOOK:
+        derivation = derivations[examples[entry]]
+        proof = derivation.proof
+        shapes = ", ".join(f"{n}: {s}" for n, s in entry.shapes.items())
+        exact = (
+            "—"
+            if proof is None
+            else ", ".join(f"{n} {format_shape(s)}" for n, s in proof.symbolic_shapes.items())
+        )
+        cell = derivation.text(entry.wrt)
+        where = derivation.where()
+        if where:
+            cell += " (" + ", ".join(f"{text_name(n)} = {d}" for n, d in where) + ")"
+        lines.append(
+            f"| ({entry.equation}) | `{entry.expression}` | {shapes} | ∂/∂{entry.wrt}: {entry.cookbook} "
+            f"| {cell} | {exact} |"
+        )
+    lines.append("")
+    return lines
 
 
 def _render_second(derivations: Mapping[Example, Any], start: int) -> list[str]:
@@ -274,8 +322,15 @@ SECOND_ORDER: tuple[Example, ...] = (
 )
 
 
+def everything() -> tuple[Example, ...]:
+    """Every example the document shows: seeds, catalogue, second order and the Cookbook's."""
+    from matgrad.engine.cookbook import cookbook_examples
+
+    return SEEDS + EXAMPLES + SECOND_ORDER + tuple(cookbook_examples().values())
+
+
 def main() -> None:
-    print(render({example: example.derive() for example in SEEDS + EXAMPLES + SECOND_ORDER}), end="")
+    print(render({example: example.derive() for example in everything()}), end="")
 
 
 if __name__ == "__main__":

@@ -432,6 +432,13 @@ def _chain(factors: list[Node], g: _Generator) -> str:
             # vᵀA⁻¹ = solve(Aᵀ, v) for a 1-D v
             return f"_solve({matrix}{'' if transposed else '.T'}, {left})"
         return f"_solve({matrix}{'' if transposed else '.T'}, ({left}).T).T"
+    for index, factor in enumerate(factors):
+        if isinstance(factor, Outer) and len(factors) > 1:
+            # M(uvᵀ)N as outer(Mu, Nᵀv): two matrix-vector products, never an n×n product
+            left, right = g.expr(factor.left, MUL), g.expr(factor.right, MUL)
+            before = f"{_chain(factors[:index], g)} @ {left}" if index else left
+            after = f"{right} @ {_chain(factors[index + 1 :], g)}" if index + 1 < len(factors) else right
+            return f"_np.outer({before}, {after})"
     pieces, index = [], 0
     while index < len(factors):
         factor = factors[index]

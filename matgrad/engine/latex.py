@@ -258,7 +258,8 @@ def _hadamard(factors: list[Node], p: _Printer) -> tuple[str, int]:
     array_text = dot.join(p.at(f, POSTFIX) for f in arrays)
     if not scalars:
         return array_text, (HADAMARD if len(arrays) > 1 else POSTFIX)
-    body = array_text if len(arrays) == 1 else f"({array_text})"
+    # A scalar times a matrix product is a product too: det(A)·AX(XᵀAX)⁻¹, no parentheses.
+    body = p.at(arrays[0], PRODUCT) if len(arrays) == 1 else f"({array_text})"
     if p.style.latex:
         return r"\,".join([*scalar_text, body]), PRODUCT
     # λX reads well; ‖X‖²_F·X and tr(X)·1 need the dot to be read at all.
@@ -400,7 +401,7 @@ def _norm_index(arg: Node, p: _Printer) -> str:
 def _outer(node: Node, p: _Printer) -> tuple[str, int]:
     assert isinstance(node, Outer)
     glue = " " if p.style.latex else ""
-    return p.at(node.left, POSTFIX) + glue + p.at(node.right, ATOM) + p.T, PRODUCT
+    return p.at(node.left, PRODUCT) + glue + p.at(node.right, ATOM) + p.T, PRODUCT
 
 
 @printer(Inverse)

@@ -190,7 +190,14 @@ def _leaf(node: Node, s: Simplifier) -> Node:
 
 @rule(Diag)
 def _diag(node: Node, s: Simplifier) -> Node:
-    return node  # its argument is simplified already; diag(·) itself has no rewrite
+    """diag(1ₙ) = Iₙ, diag(c·a) = c·diag(a)."""
+    assert isinstance(node, Diag)
+    c, body = split(node.arg)
+    if isinstance(body, Const) and body.value == 1:
+        return scale(c, Identity(shape_of(node)[0]))
+    if c != 1 and body is not None:
+        return scale(c, s(Diag(body)))
+    return node
 
 
 @rule(Mul)
@@ -377,6 +384,9 @@ def _matmul(node: Node, s: Simplifier) -> Node:
     factors: list[Node] = []
     for factor in node.factors:
         c, body = split(factor)
+        if isinstance(body, Add) and all(split(t)[0] < 0 for t in body.terms):
+            # A(−B − C)D is −A(B + C)D: the sign leaves the sum, as a reader would write it
+            c, body = -c, s(Add(tuple(scale(Fraction(-1), t) for t in body.terms)))
         coefficient *= c
         assert body is not None, "a matrix product has no scalar factors"
         if isinstance(body, Mul) and any(is_scalar(f) for f in body.factors):
@@ -453,6 +463,11 @@ def _transpose(node: Node, s: Simplifier) -> Node:
         return scale(c, s(Transpose(body)))
     if isinstance(arg, MatMul):
         return s(MatMul(tuple(Transpose(f) for f in reversed(arg.factors))))
+    if isinstance(arg, Add) and arg in s.keep:
+        # (AXB + C)ᵀ is the objective's own BᵀXᵀAᵀ + Cᵀ when that sum is one of its parts
+        pushed = Simplifier()(node)
+        if pushed in s.keep:
+            return pushed
     if isinstance(arg, Mul | Add) and arg not in s.keep:
         operands = arg.factors if isinstance(arg, Mul) else arg.terms
         if all(len(shape_of(o)) != 1 for o in operands):
@@ -546,11 +561,25 @@ def _sqnorm(node: Node, s: Simplifier) -> Node:
 
 @rule(Outer)
 def _outer(node: Node, s: Simplifier) -> Node:
+    """Constants pulled out; a matrix leaves the outer product: (Mu)vᵀ = M(uvᵀ), u(Mv)ᵀ = (uvᵀ)Mᵀ."""
     assert isinstance(node, Outer)
     (a, left), (b, right) = split(node.left), split(node.right)
     if a * b != 1 and left is not None and right is not None:
         return scale(a * b, s(Outer(left, right)))
+    if _leading_matrix(node.left):
+        assert isinstance(node.left, MatMul)
+        *matrices, vector = node.left.factors
+        return s(MatMul((*matrices, Outer(vector, node.right))))
+    if _leading_matrix(node.right):
+        assert isinstance(node.right, MatMul)
+        *matrices, vector = node.right.factors
+        return s(MatMul((Outer(node.left, vector), *(Transpose(m) for m in reversed(matrices)))))
     return node
+
+
+def _leading_matrix(node: Node) -> bool:
+    """A product M⋯v of matrices ending in a 1-D vector."""
+    return isinstance(node, MatMul) and len(shape_of(node.factors[0])) == 2 and len(shape_of(node)) == 1
 
 
 @rule(Inverse)

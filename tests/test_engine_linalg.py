@@ -1,0 +1,165 @@
+"""Determinants, inverses, diagonals and symmetric arguments in the derivation engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matgrad import derive
+from matgrad.engine import differentiate
+from matgrad.engine.errors import ExpressionError, ProofFailure, ShapeError
+from matgrad.engine.nodes import Inverse
+from matgrad.engine.parser import parse
+
+SQUARE = {"X": "n,n", "A": "n,n"}
+
+
+def _spd(rng: np.random.Generator, n: int) -> np.ndarray:
+    B = rng.standard_normal((n, n))
+    return B @ B.T / n + np.eye(n)
+
+
+def _symmetric_direction(rng: np.random.Generator, n: int) -> np.ndarray:
+    E = rng.standard_normal((n, n))
+    return E + E.T
+
+
+@pytest.mark.parametrize(
+    ("expression", "shapes", "wrt", "text"),
+    [
+        ("logdet(X)", SQUARE, "X", "X⁻ᵀ"),
+        ("det(X)", SQUARE, "X", "det(X)·X⁻ᵀ"),
+        ("trace(inv(X) @ A)", SQUARE, "X", "−X⁻ᵀAᵀX⁻ᵀ"),
+        ("sum(diag(X) * diag(A))", SQUARE, "X", "diag(diag(A))"),
+        ("sum(diag(X))", SQUARE, "X", "Iₙ"),
+        ("trace(X @ eye(n)) + sum(ones(n) * diag(X))", SQUARE, "X", "2Iₙ"),
+        ("logdet(S)", {"S": "n,n:spd"}, "S", "S⁻¹"),
+        ("trace(A @ S)", {"A": "n,n", "S": "n,n:symmetric"}, "S", "(Aᵀ + A) / 2"),
+    ],
+)
+def test_linear_algebra_is_derived_proven_and_printed(expression, shapes, wrt, text):
+    derivation = derive(expression, wrt, shapes)
+    assert derivation.proven, derivation.proof.summary()
+    assert derivation.text(wrt) == text
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_symmetric_gradient_matches_finite_differences_along_symmetric_directions(n):
+    """⟨∇, E⟩ is the rate of change along a symmetric E; G + Gᵀ − G ⊙ I is not."""
+    rng = np.random.default_rng(n)
+    derivation = derive("logdet(S) + trace(inv(S) @ C)", "S", {"S": "d,d:spd", "C": "d,d:symmetric"})
+    S, C = _spd(rng, n), _spd(rng, n)
+    _, grads = derivation.function(S, C)
+    E = _symmetric_direction(rng, n)
+    h = 1e-6
+    rate = (derivation.function(S + h * E, C)[0] - derivation.function(S - h * E, C)[0]) / (2 * h)
+    assert np.isclose(np.sum(grads["S"] * E), rate, rtol=1e-6)
+    np.testing.assert_allclose(grads["S"], grads["S"].T)
+    coordinates = 2 * grads["S"] - grads["S"] * np.eye(n)  # the "G + Gᵀ − G ⊙ I" of many texts
+    assert not np.isclose(np.sum(coordinates * E), rate, rtol=1e-3)
+
+
+def test_the_prover_refutes_the_coordinate_formula_for_a_symmetric_argument():
+    from matgrad.engine.to_sympy import to_sympy
+    from matgrad.symbolic import check_function
+
+    tree = parse("logdet(S)", {"S": "n,n:symmetric"}).tree
+
+    def coordinates(S):
+        from matgrad.engine.runtime import inv
+
+        G = inv(S).T
+        return G + G.T - G * np.eye(len(S), dtype=int)
+
+    verdict = check_function(
+        lambda S: to_sympy(tree, {"S": S}), coordinates, {"S": (2, 2)}, "S", symmetric=["S"]
+    )
+    assert not verdict.proven and verdict.counterexample is not None
+    right = check_function(
+        lambda S: to_sympy(tree, {"S": S}), lambda S: _exact_inverse(S), {"S": (3, 3)}, "S", symmetric=["S"]
+    )
+    assert right.proven
+
+
+def _exact_inverse(S):
+    from matgrad.engine.runtime import inv
+
+    return inv(S)
+
+
+def test_a_wrong_inverse_rule_fails_its_proof(monkeypatch):
+    def no_minus(node, G, needed):  # the slip: d(A⁻¹) = +A⁻¹ dA A⁻¹
+        from matgrad.engine.nodes import MatMul, Transpose
+
+        return [(0, MatMul((Transpose(node), G, Transpose(node))))]
+
+    monkeypatch.setitem(differentiate.VJP.rules, Inverse, no_minus)
+    with pytest.raises(ProofFailure):
+        derive("trace(inv(X) @ A)", "X", SQUARE)
+
+
+def test_generated_code_solves_instead_of_inverting():
+    """An inverse used once is a solve; one the gradients share is computed once (and is then inv)."""
+    from matgrad.engine.codegen import generate
+    from matgrad.engine.nodes import variables
+
+    tree = parse(
+        "a @ inv(X) @ b + sum(inv(Y) @ B) + c @ inv(Z)",
+        {**{k: "n,n" for k in "XYZ"}, **{k: "n" for k in "abc"}, "B": "n,k"},
+    ).tree
+    code = generate(tree, {}, list(variables(tree).values()), function_name="value")
+    assert "_inv(" not in code.source and code.source.count("_solve(") == 3
+    rng = np.random.default_rng(0)
+    arrays = {k: rng.standard_normal((4, 4)) + 4 * np.eye(4) for k in "XYZ"}
+    arrays |= {k: rng.standard_normal(4) for k in "abc"} | {"B": rng.standard_normal((4, 2))}
+    inverse = {k: np.linalg.inv(arrays[k]) for k in "XYZ"}
+    expected = arrays["a"] @ inverse["X"] @ arrays["b"] + np.sum(inverse["Y"] @ arrays["B"])
+    expected = expected + arrays["c"] @ inverse["Z"]
+    np.testing.assert_allclose(code.compile()(**arrays)[0], expected)
+
+
+def test_float32_stays_float32_through_determinants_and_inverses():
+    derivation = derive("logdet(X) + trace(inv(X) @ A)", "X,A", SQUARE)
+    rng = np.random.default_rng(1)
+    X = (_spd(rng, 4)).astype(np.float32)
+    A = rng.standard_normal((4, 4)).astype(np.float32)
+    value, grads = derivation.function(X, A)
+    assert np.asarray(value).dtype == np.float32
+    assert all(g.dtype == np.float32 for g in grads.values())
+
+
+def test_logdet_of_a_matrix_without_positive_determinant_is_an_error():
+    derivation = derive("logdet(X)", "X", {"X": "n,n"})
+    with pytest.raises(ValueError, match="determinant is not positive"):
+        derivation.function(-np.eye(3))
+
+
+def test_declared_structure_is_checked_at_call_time():
+    derivation = derive("logdet(S)", "S", {"S": "n,n:spd"})
+    with pytest.raises(ValueError, match="S is declared spd but is not symmetric"):
+        derivation.function(np.array([[2.0, 1.0], [0.0, 2.0]]))
+    with pytest.raises(ValueError, match="not positive definite"):
+        derivation.function(np.array([[1.0, 2.0], [2.0, 1.0]]))
+
+
+@pytest.mark.parametrize(
+    ("expression", "shapes", "message"),
+    [
+        ("det(X)", {"X": "n,k"}, "det needs a square matrix"),
+        ("logdet(X)", {"X": "n,k"}, "logdet needs a square matrix"),
+        ("inv(x)", {"x": "n"}, "inv needs a square matrix"),
+        ("sum(diag(X))", {"X": "n,k"}, "diag needs a square matrix"),
+        ("trace(eye(m)) + sum(X)", {"X": "n,n"}, "size m is not a size of any argument"),
+        ("sum(ones(X) * X)", {"X": "n,n"}, None),
+        ("logdet(S)", {"S": "n,n:diagonal"}, "unknown structure"),
+        ("sum(S)", {"S": "n,k:symmetric"}, "must be square"),
+        ("eye(n, n)", {"X": "n,n"}, "eye takes one size"),
+    ],
+)
+def test_bad_linear_algebra_input_is_an_expression_error(expression, shapes, message):
+    with pytest.raises(ExpressionError) as raised:
+        parse(expression, shapes)
+    if message is not None:
+        assert message in str(raised.value)
+    if isinstance(raised.value, ShapeError) and raised.value.start is not None:
+        assert raised.value.text == expression
