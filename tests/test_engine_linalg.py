@@ -163,3 +163,10 @@ def test_bad_linear_algebra_input_is_an_expression_error(expression, shapes, mes
         assert message in str(raised.value)
     if isinstance(raised.value, ShapeError) and raised.value.start is not None:
         assert raised.value.text == expression
+
+
+def test_second_order_with_a_symmetric_argument_and_refused_with_respect_to_one():
+    second = derive("x @ W @ x", "x", {"x": "n", "W": "n,n:symmetric"}, order=2)
+    assert second.proven and second.hessian_text() == "2W"
+    with pytest.raises(ExpressionError, match="declared spd, is not supported"):
+        derive("logdet(S)", "S", {"S": "n,n:spd"}, order=2)

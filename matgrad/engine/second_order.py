@@ -29,7 +29,7 @@ from matgrad.engine.differentiate import differentiate
 from matgrad.engine.errors import ExpressionError
 from matgrad.engine.hessian import matrix_of
 from matgrad.engine.nodes import Mul, Node, Sum, Var
-from matgrad.engine.proof import NUMERIC_SIZES_FROM, SYMBOLIC_SIZES, concrete_shapes, needs_positive_arguments
+from matgrad.engine.proof import NUMERIC_SIZES_FROM, SYMBOLIC_SIZES, concrete_shapes, sample_arguments
 from matgrad.engine.shapes import format_shape
 from matgrad.engine.simplify import Simplifier
 
@@ -187,6 +187,12 @@ def derive_second(first: Any, *, prove: bool, timeout: float | None, memory: int
             f"a second derivative is taken with respect to one name; got {', '.join(first.wrt)} "
             "(pass --wrt NAME, or wrt='NAME')"
         )
+    (x,) = first.wrt
+    if first.variables[x].structure:
+        raise ExpressionError(
+            f"a second derivative with respect to {x}, declared {first.variables[x].structure}, is not "
+            "supported: its Hessian acts on symmetric directions only; declare it without the structure"
+        )
     return derive_then_prove(
         lambda start: _derive(first, start),
         _prove,
@@ -271,7 +277,11 @@ def _prove(second: SecondDerivation, seed: int = 0) -> SecondProof:
 
         candidates["hessian"] = hessian_times_direction
     symbolic_shapes = concrete_shapes(arguments, [SYMBOLIC_SIZES[i % 2] for i in range(2 * len(arguments))])
-    symbolic = {what: check_function(directional, fn, symbolic_shapes, x) for what, fn in candidates.items()}
+    symmetric = [var.name for var in first.variables.values() if var.structure]
+    symbolic = {
+        what: check_function(directional, fn, symbolic_shapes, x, symmetric=symmetric)
+        for what, fn in candidates.items()
+    }
 
     # Numerically: H·V against central differences of ⟨∇f, V⟩ from the proven gradient code.
     gradient_function = first.code.compile()
@@ -279,11 +289,8 @@ def _prove(second: SecondDerivation, seed: int = 0) -> SecondProof:
         arguments, range(NUMERIC_SIZES_FROM, NUMERIC_SIZES_FROM + 2 * len(arguments))
     )
     rng = np.random.default_rng(seed)
-    positive = needs_positive_arguments(tree)
-    arrays = {
-        name: (np.abs(rng.standard_normal(shape)) + 0.5 if positive else rng.standard_normal(shape))
-        for name, shape in numeric_shapes.items()
-    }
+    arrays = sample_arguments(tree, list(first.variables.values()), numeric_shapes, rng)
+    arrays[v] = rng.standard_normal(numeric_shapes[v])
 
     def inner(**a: Array) -> Any:
         gradient = gradient_function(**{name: a[name] for name in original})[1][x]
