@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from matgrad import derive
 from matgrad.engine import differentiate
-from matgrad.engine.errors import ExpressionError, ProofFailure, ShapeError
+from matgrad.engine.errors import ExpressionError, ProofFailure, ShapeError, TooComplexError
 from matgrad.engine.nodes import Inverse
 from matgrad.engine.parser import parse
 
@@ -170,3 +172,107 @@ def test_second_order_with_a_symmetric_argument_and_refused_with_respect_to_one(
     assert second.proven and second.hessian_text() == "2W"
     with pytest.raises(ExpressionError, match="declared spd, is not supported"):
         derive("logdet(S)", "S", {"S": "n,n:spd"}, order=2)
+
+
+# -- fuzzing the linear-algebra grammar: only documented errors, no hang, correct gradients ----
+
+LINALG_TOKENS = ["A", "B", "x", "(", ")", "@", "+", "-", "*", ".T", "2", ",", "n", "3", ":"]
+LINALG_TOKENS += [f"{f}(" for f in ("det", "logdet", "inv", "diag", "eye", "ones", "trace", "sum")]
+LINALG_SHAPES = {"A": "n,n", "B": "n,n", "S": "n,n:symmetric", "x": "n"}
+SQUARE_LEAVES = ["A", "B", "S", "A @ B", "A + eye(n)", "diag(x)", "A.T", "S @ A"]
+SQUARE_UNARY = ["inv({})", "({}).T", "({}) @ A", "2 * ({})", "({}) + eye(n)", "diag(diag({}))"]
+LINALG_SCALARS = ["trace({})", "det({})", "sum({})", "x @ ({}) @ x", "sum(diag({}))"]
+FUZZ = settings(
+    max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def square_matrices() -> st.SearchStrategy[str]:
+    return st.recursive(
+        st.sampled_from(SQUARE_LEAVES),
+        lambda inner: st.one_of(
+            st.tuples(st.sampled_from(SQUARE_UNARY), inner).map(lambda t: t[0].format(t[1])),
+            st.tuples(inner, inner).map(lambda t: f"({t[0]}) + ({t[1]})"),
+            st.tuples(inner, inner).map(lambda t: f"({t[0]}) @ ({t[1]})"),
+        ),
+        max_leaves=4,
+    )
+
+
+def linalg_objectives() -> st.SearchStrategy[str]:
+    return st.tuples(st.sampled_from(LINALG_SCALARS), square_matrices()).map(lambda t: t[0].format(t[1]))
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(LINALG_TOKENS), max_size=25).map("".join))
+def test_random_linear_algebra_text_raises_only_documented_errors(text):
+    with _time_limit():
+        try:
+            derivation = derive(text, None, LINALG_SHAPES, prove=False)
+        except ExpressionError:
+            return
+    assert derivation.gradients
+
+
+@FUZZ
+@given(linalg_objectives(), st.integers(0, 2**32 - 1))
+def test_random_linear_algebra_trees_have_correct_gradients(text, seed):
+    """Generated gradients agree with central differences (symmetric S along symmetric directions)."""
+    from matgrad.engine.codegen import generate
+    from matgrad.testing import check_gradients
+
+    with _time_limit():
+        derivation = derive(text, None, LINALG_SHAPES, prove=False)
+    variables = list(derivation.variables.values())
+    reference = generate(derivation.tree, {}, variables, function_name="value").compile()
+    rng = np.random.default_rng(seed)
+    n = 3
+    arrays = {}
+    for var in variables:
+        if var.shape == ("n",):
+            arrays[var.name] = rng.standard_normal(n)
+        else:
+            noise = 0.3 * rng.standard_normal((n, n))
+            arrays[var.name] = 2 * np.eye(n) + (noise + noise.T if var.structure else noise)
+
+    def symmetrize(a):
+        return {k: (v + v.T) / 2 if k == "S" else v for k, v in a.items()}
+
+    report = check_gradients(
+        lambda **a: reference(**symmetrize(a))[0],
+        lambda **a: derivation.function(**symmetrize(a))[1],
+        arrays,
+        tolerance=1e-5,
+    )
+    assert report.passed, (text, {k: str(g) for k, g in derivation.gradients.items()})
+
+
+def _time_limit(seconds: int = 20):
+    import signal
+    from contextlib import contextmanager
+
+    @contextmanager
+    def limit():
+        def hang(signum, frame):
+            raise TimeoutError("the engine hung on a fuzzing example")
+
+        previous = signal.signal(signal.SIGALRM, hang)
+        signal.alarm(seconds)
+        try:
+            yield
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+
+    return limit()
+
+
+@settings(max_examples=8, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(linalg_objectives())
+def test_random_linear_algebra_trees_are_proven_or_refused_within_budget(text):
+    """Every answer is proven; a proof out of budget is refused (TooComplexError), never printed as proven."""
+    try:
+        derivation = derive(text, None, LINALG_SHAPES)
+    except TooComplexError:
+        return
+    assert derivation.proven, text

@@ -459,7 +459,9 @@ class _Parser:
         """``eye(n)``: the identity of size n; ``ones(n)``, ``ones(n, m)``: all-ones arrays."""
         sizes: list[Dim] = []
         while True:
-            token = self.advance()
+            token = self.token
+            if token.kind != "end":
+                self.advance()
             if token.kind == "number" and token.text.isdigit() and 0 < int(token.text) <= 999999:
                 sizes.append(int(token.text))
             elif token.kind == "name" and not keyword.iskeyword(token.text) and token.text not in CALLS:
