@@ -128,11 +128,62 @@ def _sympy_relu_and_step() -> tuple[Any, Any]:
     return relu, step
 
 
+_ABS_AND_SIGN: list[tuple[Any, Any]] = []
+
+
+def _sympy_abs_and_sign() -> tuple[Any, Any]:
+    """Opaque sympy functions abs and sign with abs′ = sign and sign′ = 0 (away from 0).
+
+    Not sympy's Abs and sign: on symbols without assumptions their derivatives go through
+    re and im; a proof at generic real points needs only these two rules.
+    """
+    if _ABS_AND_SIGN:
+        return _ABS_AND_SIGN[0]
+    import sympy
+
+    class sign(sympy.Function):  # type: ignore[misc]
+        @classmethod
+        def eval(cls, x: Any) -> Any:
+            if x.is_number and x.is_extended_real:
+                return sympy.sign(x)
+            return None
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            if argindex != 1:
+                raise sympy.ArgumentIndexError(self, argindex)
+            return sympy.Integer(0)
+
+    class abs(sympy.Function):  # type: ignore[misc]
+        @classmethod
+        def eval(cls, x: Any) -> Any:
+            if x.is_number and x.is_extended_real:
+                return sympy.Abs(x)
+            return None
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            if argindex != 1:
+                raise sympy.ArgumentIndexError(self, argindex)
+            return sign(self.args[0])
+
+    _ABS_AND_SIGN.append((abs, sign))
+    return abs, sign
+
+
 def _sympy(name: str) -> Any:
     import sympy
 
     relu_function, step_function = _sympy_relu_and_step()
+    abs_function, sign_function = _sympy_abs_and_sign()
     return {
+        "abs": abs_function,
+        "sign": sign_function,
+        "sqrt": sympy.sqrt,
+        "sin": sympy.sin,
+        "cos": sympy.cos,
+        "tan": sympy.tan,
+        "arcsin": sympy.asin,
+        "arccos": sympy.acos,
+        "arctan": sympy.atan,
         "tanh": sympy.tanh,
         "exp": sympy.exp,
         "log": sympy.log,
@@ -198,3 +249,48 @@ def softplus(H: NDArray[Any]) -> NDArray[Any]:
     Re H), so exp never overflows.
     """
     return _engine_function("softplus", _softplus_kernel, H)
+
+
+def abs(H: NDArray[Any]) -> NDArray[Any]:
+    """|H|, elementwise; abs′ = sign (away from 0)."""
+    return _engine_function("abs", np.abs, H)
+
+
+def sign(H: NDArray[Any]) -> NDArray[Any]:
+    """sign(H) ∈ {−1, 0, 1}, elementwise; sign′ = 0 (away from 0)."""
+    return _engine_function("sign", np.sign, H)
+
+
+def sqrt(H: NDArray[Any]) -> NDArray[Any]:
+    """√H, elementwise (NaN for negative real H, as numpy); sqrt′ = 1/(2√H)."""
+    return _engine_function("sqrt", np.sqrt, H)
+
+
+def sin(H: NDArray[Any]) -> NDArray[Any]:
+    """sin(H), elementwise; sin′ = cos."""
+    return _engine_function("sin", np.sin, H)
+
+
+def cos(H: NDArray[Any]) -> NDArray[Any]:
+    """cos(H), elementwise; cos′ = −sin."""
+    return _engine_function("cos", np.cos, H)
+
+
+def tan(H: NDArray[Any]) -> NDArray[Any]:
+    """tan(H), elementwise; tan′ = 1 + tan²."""
+    return _engine_function("tan", np.tan, H)
+
+
+def arcsin(H: NDArray[Any]) -> NDArray[Any]:
+    """arcsin(H), elementwise, for −1 < H < 1; arcsin′ = (1 − H²)^(−½)."""
+    return _engine_function("arcsin", np.arcsin, H)
+
+
+def arccos(H: NDArray[Any]) -> NDArray[Any]:
+    """arccos(H), elementwise, for −1 < H < 1; arccos′ = −(1 − H²)^(−½)."""
+    return _engine_function("arccos", np.arccos, H)
+
+
+def arctan(H: NDArray[Any]) -> NDArray[Any]:
+    """arctan(H), elementwise; arctan′ = 1/(1 + H²)."""
+    return _engine_function("arctan", np.arctan, H)

@@ -50,7 +50,7 @@ MATHJAX_MACROS = {
     r"\ldots", r"\cdots", r"\sqrt", r"\alpha", r"\beta", r"\lambda", r"\tanh", r"\exp", r"\log",
     r"\begin", r"\end", r"\dfrac", r"\tfrac", r"\max", r"\otimes", r"\circ", r"\mathcal",
     r"\le", r"\ge", r"\ne", r"\infty", r"\nabla", r"\dot", r"\det", r"\Sigma", r"\varepsilon",
-    r"\lvert", r"\rvert", r"\mapsto",
+    r"\lvert", r"\rvert", r"\mapsto", r"\sin", r"\cos", r"\tan", r"\arcsin", r"\arccos", r"\arctan",
 }  # fmt: skip
 
 ALL_DOCUMENTS = sorted(DERIVATIONS.glob("*.md"))

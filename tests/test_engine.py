@@ -15,8 +15,8 @@ from matgrad.cli import main
 from matgrad.engine import ProofFailure, derive
 from matgrad.engine import differentiate as differentiate_module
 from matgrad.engine.catalogue import EXAMPLES, SECOND_ORDER, SEEDS, everything, render, seed_example
-from matgrad.engine.cookbook import COOKBOOK, cookbook_examples
 from matgrad.engine.codegen import PYTHON
+from matgrad.engine.cookbook import COOKBOOK, cookbook_examples
 from matgrad.engine.differentiate import VJP
 from matgrad.engine.hessian import LINEAR_MAP
 from matgrad.engine.latex import PRINT

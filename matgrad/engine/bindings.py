@@ -26,7 +26,18 @@ _FUNCTION_LETTERS = {
     "softplus": "P",
     "relu": "A",
     "step": "D",
+    "abs": "M",
+    "sign": "G",
+    "sqrt": "Q",
+    "sin": "N",
+    "cos": "K",
+    "tan": "T",
+    "arcsin": "Z",
+    "arccos": "Z",
+    "arctan": "Z",
 }
+#: Functions whose values get a letter even of a bare name (σ(X) is S); cos(X) stays cos(X).
+_NAMED_WHEREVER = ("sigmoid", "tanh", "exp", "log", "softplus", "relu", "step")
 _FORWARD_LETTERS = ("A", "B", "C", "H", "U", "V")
 _ADJOINT_LETTER = "Delta"
 
@@ -83,7 +94,9 @@ def display_names(value: Node, gradients: Sequence[Node], reserved: Iterable[str
             continue
         threshold = INLINE_BELOW if node in forward else INLINE_BELOW - 1
         worth = (
-            isinstance(node, Apply) or weights[node] >= threshold or (node in forward and node in transposed)
+            (isinstance(node, Apply) and (node.function in _NAMED_WHEREVER or not trivial(node.arg)))
+            or weights[node] >= threshold
+            or (node in forward and node in transposed)
         )
         if not worth:
             continue

@@ -15,6 +15,9 @@ from matgrad.engine.shapes import format_shape
 from matgrad.registry import OBJECTIVES, Objective
 from matgrad.signature import BiasKind
 
+BUDGET = 60.0
+"""Seconds each worked example may take to derive and prove."""
+
 
 @dataclass(frozen=True, eq=False)
 class Example:
@@ -31,8 +34,12 @@ class Example:
     order: int = 1
 
     def derive(self, prove: bool = True) -> Any:
-        """A :class:`Derivation` (order 1), or a ``SecondDerivation`` (order 2)."""
-        return derive(self.expression, self.wrt, self.shapes, prove=prove, order=self.order)
+        """A :class:`Derivation` (order 1), or a ``SecondDerivation`` (order 2).
+
+        With a budget of :data:`BUDGET` seconds: the document and its tests must not depend
+        on how busy the machine is (a 3×2 symbolic inverse takes 4 s here when it is quiet).
+        """
+        return derive(self.expression, self.wrt, self.shapes, prove=prove, order=self.order, timeout=BUDGET)
 
 
 #: The engine's spelling of each registry objective.
@@ -128,6 +135,23 @@ EXAMPLES: tuple[Example, ...] = (
     ),
     Example("two-layer tanh network", "sqnorm(tanh(X @ W1 + b1) @ W2 + b2 - Y)", _NETWORK, None),
     Example("softplus features", "sum(softplus(X @ W))", {"X": "n,k", "W": "k,m"}, ("W",)),
+    Example(
+        "Lasso ‖Xw − y‖² + λ‖w‖₁",
+        "sqnorm(X @ w - y) + lam * norm1(w)",
+        {**_REGRESSION, "lam": "scalar"},
+        ("w",),
+        note="A subgradient: sign(w) is the derivative of ‖w‖₁ wherever no entry of w is 0.",
+    ),
+    Example("least absolute deviations", "sum(abs(X @ w - y))", _REGRESSION, ("w",)),
+    Example("Euclidean distance ‖x − a‖₂", "norm2(x - a)", {"x": "n", "a": "n"}, ("x",)),
+    Example("arctan features", "sum(arctan(X @ w))", {"X": "n,k", "w": "k"}, ("w",)),
+    Example(
+        "Gaussian negative log-likelihood (mean and covariance)",
+        "0.5 * sum(((X - m) @ inv(S)) * (X - m)) + 0.5 * logdet(S) * sum(ones(n))",
+        {"X": "n,d", "m": "d", "S": "d,d:spd"},
+        ("m", "S"),
+        note="S is declared spd: its gradient is the symmetric one (derivations/symmetric.md).",
+    ),
     Example(
         "matrix factorization ‖M − UVᵀ‖²",
         "sqnorm(M - U @ V.T)",

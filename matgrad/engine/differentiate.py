@@ -259,12 +259,27 @@ def _derivative(node: Apply) -> Node | None:
         return Apply("step", H)
     if node.function == "softplus":
         return Apply("sigmoid", H)
-    return None  # step: relu′ is constant almost everywhere
+    half = Fraction(1, 2)
+    derivatives: dict[str, Node] = {
+        "abs": Apply("sign", H),
+        "sqrt": Mul((Const(half), Power(F, -ONE))),
+        "sin": Apply("cos", H),
+        "cos": Mul((Const(-ONE), Apply("sin", H))),
+        "tan": Add((Const(ONE), Power(F, Fraction(2)))),
+        "arcsin": Power(Add((Const(ONE), Mul((Const(-ONE), Power(H, Fraction(2)))))), -half),
+        "arccos": Mul(
+            (Const(-ONE), Power(Add((Const(ONE), Mul((Const(-ONE), Power(H, Fraction(2)))))), -half))
+        ),
+        "arctan": Power(Add((Const(ONE), Power(H, Fraction(2)))), -ONE),
+    }
+    return derivatives.get(node.function)  # step, sign: constant almost everywhere
 
 
 @vjp(Apply)
 def _apply(node: Node, G: Node, needed: list[bool]) -> Contributions:
-    """d f(H) = f′(H) ⊙ dH: σ′ = σ(1 − σ), tanh′ = 1 − tanh², exp′ = exp, log′ = 1/H, relu′ = step, …"""
+    """d f(H) = f′(H) ⊙ dH: σ′ = σ(1 − σ), tanh′ = 1 − tanh², exp′ = exp, log′ = 1/H, relu′ = step,
+    abs′ = sign, sqrt′ = 1/(2√H), sin′ = cos, cos′ = −sin, tan′ = 1 + tan², arcsin′ = (1 − H²)^(−½),
+    arccos′ = −(1 − H²)^(−½), arctan′ = 1/(1 + H²)."""
     assert isinstance(node, Apply)
     derivative = _derivative(node)
     return [] if derivative is None else [(0, Mul((G, derivative)))]

@@ -207,6 +207,18 @@ def _mul(node: Node, p: _Printer) -> tuple[str, int]:
     assert isinstance(node, Mul)
     constants = [f for f in node.factors if isinstance(f, Const) and f.shape == ()]
     rest = tuple(f for f in node.factors if not (isinstance(f, Const) and f.shape == ()))
+    coefficient = math.prod((c.value for c in constants), start=Fraction(1))
+    if constants and rest and all(map(_is_reciprocal, rest)) and abs(coefficient.numerator) == 1:
+        # ½ ⊘ √x reads 1 ⊘ (2√x): the constant's denominator joins the others
+        denominators = [*map(_invert, rest)]
+        if coefficient.denominator != 1:
+            denominators.insert(0, Const(Fraction(coefficient.denominator)))
+        sign = "-" if coefficient < 0 else ""
+        below = _hadamard(denominators, p)
+        if p.style.latex:
+            return rf"{sign}\frac{{1}}{{{below[0]}}}", ADD if sign else ATOM
+        slash = " / " if all(shape_of(f) == () for f in rest) else " ⊘ "
+        return f"{sign.replace('-', '−')}1{slash}{_wrap(below, POSTFIX, p)}", ADD if sign else HADAMARD
     if constants and rest and not any(map(_is_reciprocal, rest)) and node not in p.names:
         # One coefficient, wherever the parsed text had its factors: −sum(X) / 3 for -sum(X)/3.
         coefficient = math.prod((c.value for c in constants), start=Fraction(1))
@@ -345,12 +357,25 @@ FUNCTION_NAMES = {
     "relu": ("relu", r"\operatorname{relu}"),
     "softplus": ("softplus", r"\operatorname{softplus}"),
     "step": ("relu′", r"\operatorname{relu}'"),
+    "sign": ("sign", r"\operatorname{sign}"),
+    "sin": ("sin", r"\sin"),
+    "cos": ("cos", r"\cos"),
+    "tan": ("tan", r"\tan"),
+    "arcsin": ("arcsin", r"\arcsin"),
+    "arccos": ("arccos", r"\arccos"),
+    "arctan": ("arctan", r"\arctan"),
 }
 
 
 @printer(Apply)
 def _apply(node: Node, p: _Printer) -> tuple[str, int]:
     assert isinstance(node, Apply)
+    if node.function == "abs":
+        inner = p.show(node.arg)
+        return (rf"\left|{inner}\right|" if p.style.latex else f"|{inner}|"), ATOM
+    if node.function == "sqrt":
+        inner = p.show(node.arg)
+        return (rf"\sqrt{{{inner}}}" if p.style.latex else f"√({inner})"), ATOM
     name = FUNCTION_NAMES[node.function][p.style.latex]
     return f"{name}({p.show(node.arg)})", ATOM
 
@@ -359,6 +384,9 @@ def _apply(node: Node, p: _Printer) -> tuple[str, int]:
 def _sum(node: Node, p: _Printer) -> tuple[str, int]:
     assert isinstance(node, Sum)
     shape = shape_of(node.arg)
+    if node.axis is None and not node.keepdims and isinstance(node.arg, Apply) and node.arg.function == "abs":
+        inner = p.show(node.arg.arg)  # Σ|xᵢ| is the 1-norm ‖x‖₁
+        return (rf"\lVert {inner} \rVert_1" if p.style.latex else f"‖{inner}‖₁"), ATOM
     if node.axis is None and not node.keepdims:
         name = r"\operatorname{sum}" if p.style.latex else "sum"
         return f"{name}({p.show(node.arg)})", ATOM

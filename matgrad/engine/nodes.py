@@ -24,7 +24,10 @@ Dim = int | str
 Shape = tuple[Dim, ...]
 
 #: Elementwise functions of the language, and ``step`` (relu′, produced by differentiation).
-FUNCTIONS: tuple[str, ...] = ("sigmoid", "tanh", "exp", "log", "relu", "softplus")
+FUNCTIONS: tuple[str, ...] = (
+    "sigmoid", "tanh", "exp", "log", "relu", "softplus",
+    "abs", "sign", "sqrt", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
+)  # fmt: skip
 INTERNAL_FUNCTIONS: tuple[str, ...] = ("step",)
 #: Declarable structures of a square matrix argument (``A=n,n:symmetric``).
 STRUCTURES: tuple[str, ...] = ("symmetric", "spd")

@@ -11,9 +11,11 @@ Grammar (numpy/Python precedence; ``**`` binds tighter than unary minus)::
 
 ``*`` and ``/`` are elementwise with numpy broadcasting (scalar ``*`` scales); the
 exponent of ``**`` must be a number. Functions: sigmoid, tanh, exp, log, relu,
-softplus (elementwise), sum, trace (or tr), sqnorm (‖A‖²_F) and norm (‖A‖_F, so
-``norm(A)**2`` is the squared norm); numpy's ``np.`` spelling is accepted. Names are
-letters, digits and ``_``, starting with a letter.
+softplus, abs, sign, sqrt, sin, cos, tan, arcsin, arccos, arctan (elementwise), sum,
+trace (or tr), sqnorm (‖A‖²_F), norm or norm2 (‖x‖₂, ‖A‖_F, so ``norm(A)**2`` is the
+squared norm), norm1 (Σ|aᵢⱼ|), det, logdet, inv, diag (vector → diagonal matrix,
+matrix → diagonal), and eye(n), ones(n), ones(n, m) of sizes; numpy's ``np.`` spelling
+is accepted. Names are letters, digits and ``_``, starting with a letter.
 
 The text is never handed to ``eval``, ``exec`` or ``sympify``: it is tokenized by one
 regular expression and parsed here. Shapes are checked operation by operation. Input
@@ -68,6 +70,8 @@ CALLS: dict[str, str] = {
     "tr": "trace",
     "sqnorm": "sqnorm",
     "norm": "norm",
+    "norm2": "norm",
+    "norm1": "norm1",
     "det": "det",
     "logdet": "logdet",
     "inv": "inv",
@@ -79,6 +83,7 @@ CALLS: dict[str, str] = {
 SIZE_CALLS = {"eye", "ones"}
 NUMPY_SPELLINGS = {
     "tanh", "exp", "log", "sum", "trace", "linalg.norm", "linalg.det", "linalg.inv", "diag", "eye", "ones",
+    "abs", "sign", "sqrt", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
 }  # fmt: skip
 
 # ASCII only, for numbers as for names: a digit such as 𝟐 or ٣ is an unexpected character.
@@ -441,6 +446,8 @@ class _Parser:
             return Parsed(SqNorm(arg.node), (), *span)
         if kind == "norm":
             return Parsed(Power(SqNorm(arg.node), Fraction(1, 2)), (), *span)
+        if kind == "norm1":
+            return Parsed(Sum(Apply("abs", arg.node)), (), *span)
         if kind in ("trace", "det", "logdet", "inv"):
             shape = self.checker.square(arg.shape, lambda why: self.shape_error(span, [arg], why), kind)
             node: Node = {"trace": Trace, "det": Det, "logdet": LogDet, "inv": Inverse}[kind](arg.node)

@@ -140,9 +140,12 @@ def concrete_shapes(variables: Sequence[Var], sizes: Sequence[int]) -> dict[str,
 
 
 def needs_positive_arguments(tree: Node) -> bool:
-    """Whether the expression takes a log, a negative or a fractional power (numeric checks draw x > 0)."""
+    """Whether the expression takes a log, a square root, a negative or a fractional power.
+
+    Numeric checks then draw positive arguments.
+    """
     return any(
-        (isinstance(n, Apply) and n.function == "log")
+        (isinstance(n, Apply) and n.function in ("log", "sqrt"))
         or (isinstance(n, Power) and (n.exponent < 0 or n.exponent.denominator != 1))
         for n in walk(tree)
     )
@@ -238,13 +241,15 @@ def sample_arguments(
 ) -> dict[str, Array]:
     """Random arguments in the expression's domain, for the numeric check.
 
-    Normal entries (positive where a log, a negative or a fractional power needs them);
+    Normal entries (positive where a log, a square root, a negative or a fractional power
+    needs them; in (0.05, 0.35) under an arcsin or arccos);
     symmetric arguments symmetric; a square matrix inside a log-determinant, or declared
     spd, symmetric positive definite; one inside a determinant or an inverse
     well-conditioned (I·n plus noise), so that central differences measure the formula,
     not the conditioning.
     """
     positive = needs_positive_arguments(tree)
+    bounded = any(isinstance(n, Apply) and n.function in ("arcsin", "arccos") for n in walk(tree))
     under_logdet = {v for n in walk(tree) if isinstance(n, LogDet) for v in walk(n.arg) if isinstance(v, Var)}
     inverted = {
         v for n in walk(tree) if isinstance(n, Det | Inverse) for v in walk(n.arg) if isinstance(v, Var)
@@ -261,6 +266,8 @@ def sample_arguments(
             arrays[var.name] = noise / 2 + shape[0] * np.eye(shape[0])
         elif var.structure:
             arrays[var.name] = (draw + draw.T) / 2
+        elif bounded:  # arcsin and arccos need arguments in (−1, 1); small positive ones keep sums there
+            arrays[var.name] = rng.uniform(0.05, 0.35, shape)
         else:
             arrays[var.name] = np.abs(draw) + 0.5 if positive else draw
     return arrays

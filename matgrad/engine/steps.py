@@ -80,6 +80,15 @@ FUNCTION_RULES: dict[str, tuple[str, str]] = {
     ),
     "softplus": ("softplus", r"d\operatorname{softplus}(H) = \sigma(H) \odot dH"),
     "step": ("step", r"d\operatorname{relu}'(H) = 0 \text{ almost everywhere}"),
+    "abs": ("absolute value", r"d\left|H\right| = \operatorname{sign}(H) \odot dH \text{ away from } 0"),
+    "sign": ("sign", r"d\operatorname{sign}(H) = 0 \text{ away from } 0"),
+    "sqrt": ("square root", r"d\sqrt{H} = \tfrac{1}{2} dH \oslash \sqrt{H}"),
+    "sin": ("sine", r"d\sin(H) = \cos(H) \odot dH"),
+    "cos": ("cosine", r"d\cos(H) = -\sin(H) \odot dH"),
+    "tan": ("tangent", r"d\tan(H) = (1 + \tan(H)^{\odot 2}) \odot dH"),
+    "arcsin": ("arcsine", r"d\arcsin(H) = dH \oslash \sqrt{1 - H^{\odot 2}}"),
+    "arccos": ("arccosine", r"d\arccos(H) = -dH \oslash \sqrt{1 - H^{\odot 2}}"),
+    "arctan": ("arctangent", r"d\arctan(H) = dH \oslash (1 + H^{\odot 2})"),
 }
 
 
