@@ -153,6 +153,16 @@ EXAMPLES: tuple[Example, ...] = (
         note="S is declared spd: its gradient is the symmetric one (derivations/symmetric.md).",
     ),
     Example(
+        "batch softmax cross-entropy",
+        "-sum(Y * log(softmax(Z, axis=1)))",
+        {"Y": "n,k", "Z": "n,k"},
+        ("Z",),
+        note="log softmax(Z) = Z − logsumexp(Z) along the rows; when each row of Y sums to one "
+        "(one-hot labels or probabilities), Y1ₖ = 1ₙ and the gradient is softmax(Z) − Y.",
+    ),
+    Example("log-sum-exp of each row", "sum(logsumexp(X @ W, axis=1))", {"X": "n,d", "W": "d,k"}, ("W",)),
+    Example("mean squared error", "mean((X @ w - y)**2)", _REGRESSION, ("w",)),
+    Example(
         "matrix factorization ‖M − UVᵀ‖²",
         "sqnorm(M - U @ V.T)",
         {"M": "n,m", "U": "n,r", "V": "m,r"},

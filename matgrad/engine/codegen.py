@@ -30,6 +30,7 @@ from matgrad.engine.nodes import (
     Identity,
     Inverse,
     LogDet,
+    LogSumExp,
     MatMul,
     Mul,
     Node,
@@ -37,6 +38,8 @@ from matgrad.engine.nodes import (
     Power,
     RuleTable,
     Shape,
+    Size,
+    Softmax,
     SqNorm,
     Sum,
     Trace,
@@ -547,3 +550,24 @@ def _logdet(node: Node, g: _Generator) -> tuple[str, int]:
 def _diagonal(node: Node, g: _Generator) -> tuple[str, int]:
     assert isinstance(node, Diagonal)
     return f"_np.diagonal({g.expr(node.arg)}).copy()", ATOM
+
+
+@python(Size)
+def _size(node: Node, g: _Generator) -> tuple[str, int]:
+    assert isinstance(node, Size)
+    g.runtime.add("size")
+    return f"_size({g.dim(node.dim)}, _dtype)", ATOM
+
+
+@python(LogSumExp)
+def _logsumexp(node: Node, g: _Generator) -> tuple[str, int]:
+    assert isinstance(node, LogSumExp)
+    g.runtime.add("logsumexp")
+    return f"_logsumexp({g.expr(node.arg)}, {node.axis}, {node.keepdims})", ATOM
+
+
+@python(Softmax)
+def _softmax(node: Node, g: _Generator) -> tuple[str, int]:
+    assert isinstance(node, Softmax)
+    g.runtime.add("softmax")
+    return f"_softmax({g.expr(node.arg)}, {node.axis})", ATOM

@@ -27,6 +27,7 @@ from matgrad.engine.nodes import (
     Identity,
     Inverse,
     LogDet,
+    LogSumExp,
     MatMul,
     Mul,
     Node,
@@ -34,6 +35,8 @@ from matgrad.engine.nodes import (
     Power,
     RuleTable,
     Shape,
+    Size,
+    Softmax,
     SqNorm,
     Sum,
     Trace,
@@ -189,7 +192,7 @@ VJP: RuleTable[VjpRule] = RuleTable("differentiation")
 vjp = VJP.register
 
 
-@vjp(Var, Const, Identity)
+@vjp(Var, Const, Identity, Size)
 def _leaf(node: Node, G: Node, needed: list[bool]) -> Contributions:
     """A name or a constant passes nothing on: its adjoint is the result."""
     return []
@@ -289,8 +292,37 @@ def _apply(node: Node, G: Node, needed: list[bool]) -> Contributions:
 def _sum(node: Node, G: Node, needed: list[bool]) -> Contributions:
     """d sum(A) = sum(dA): the adjoint is broadcast back over the summed axes."""
     assert isinstance(node, Sum)
-    shape = shape_of(node.arg)
-    return [(0, G if shape_of(G) == shape else Mul((G, Const(ONE, shape))))]
+    return [(0, spread(G, node.arg, node.axis, node.keepdims))]
+
+
+def spread(G: Node, A: Node, axis: int | None, keepdims: bool) -> Node:
+    """G, the adjoint of a reduction of A over ``axis``, repeated along that axis to A's shape.
+
+    A row reduction of an (n, k) matrix without keepdims has an (n,) adjoint: it is repeated
+    as G1ₖᵀ (broadcasting the 1-D G would align it with the columns instead).
+    """
+    shape = shape_of(A)
+    if shape_of(G) == shape:
+        return G
+    if axis == 1 and not keepdims and len(shape) == 2:
+        return Outer(G, Const(ONE, shape[1:]))
+    return Mul((G, Const(ONE, shape)))
+
+
+@vjp(LogSumExp)
+def _logsumexp(node: Node, G: Node, needed: list[bool]) -> Contributions:
+    """d logsumexp(Z) = ⟨softmax(Z), dZ⟩ along the axis: the adjoint spread, times the softmax."""
+    assert isinstance(node, LogSumExp)
+    return [(0, Mul((spread(G, node.arg, node.axis, node.keepdims), Softmax(node.arg, node.axis))))]
+
+
+@vjp(Softmax)
+def _softmax(node: Node, G: Node, needed: list[bool]) -> Contributions:
+    """d softmax(Z) = S ⊙ (dZ − Σ S ⊙ dZ), so the adjoint is S ⊙ (G − Σ G ⊙ S) along the axis."""
+    assert isinstance(node, Softmax)
+    keep = node.axis is not None
+    inner = Sum(Mul((G, node)), node.axis, keepdims=keep)
+    return [(0, Mul((node, Add((G, Mul((Const(-ONE), inner)))))))]
 
 
 @vjp(Trace)

@@ -24,12 +24,15 @@ from matgrad.engine.nodes import (
     Identity,
     Inverse,
     LogDet,
+    LogSumExp,
     MatMul,
     Mul,
     Node,
     Outer,
     Power,
     RuleTable,
+    Size,
+    Softmax,
     SqNorm,
     Sum,
     Trace,
@@ -117,6 +120,7 @@ def _transpose(node: Node, direction: Var) -> Node | None:
     return None
 
 
-@linear(Const, Identity, Apply, Power, Sum, Trace, SqNorm, Outer, Diag, Det, LogDet, Inverse, Diagonal)
+@linear(Const, Identity, Apply, Power, Sum, Trace, SqNorm, Outer, Diag, Det, LogDet, Inverse, Diagonal, Size)
+@linear(LogSumExp, Softmax)
 def _not_linear(node: Node, direction: Var) -> Node | None:
     return None  # V inside a function, a power or a reduction: no matrix form here

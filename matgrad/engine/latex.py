@@ -26,12 +26,15 @@ from matgrad.engine.nodes import (
     Identity,
     Inverse,
     LogDet,
+    LogSumExp,
     MatMul,
     Mul,
     Node,
     Outer,
     Power,
     RuleTable,
+    Size,
+    Softmax,
     SqNorm,
     Sum,
     Trace,
@@ -154,6 +157,8 @@ def _const(node: Node, p: _Printer) -> tuple[str, int]:
     value = number(node.value, p.style)
     if node.shape == () or node.value == 0:
         return value, (ATOM if node.value >= 0 and node.value.denominator == 1 else ADD)
+    if len(node.shape) == 1 and node.value == 1:
+        return p.ones(node.shape[0]), ATOM
     dims = " \\times ".join(map(str, node.shape)) if p.style.latex else "×".join(map(str, node.shape))
     ones = rf"\mathbf{{1}}_{{{dims}}}" if p.style.latex else f"1_({dims})"
     if node.value == 1:
@@ -455,3 +460,29 @@ def _diagonal(node: Node, p: _Printer) -> tuple[str, int]:
     assert isinstance(node, Diagonal)
     name = r"\operatorname{diag}" if p.style.latex else "diag"
     return f"{name}({p.show(node.arg)})", ATOM
+
+
+@printer(Size)
+def _size(node: Node, p: _Printer) -> tuple[str, int]:
+    assert isinstance(node, Size)
+    return str(node.dim), ATOM
+
+
+def _axis_suffix(axis: int | None, p: _Printer) -> str:
+    if axis is None:
+        return ""
+    return rf",\ \mathrm{{axis}}={axis}" if p.style.latex else f", axis={axis}"
+
+
+@printer(LogSumExp)
+def _logsumexp(node: Node, p: _Printer) -> tuple[str, int]:
+    assert isinstance(node, LogSumExp)
+    name = r"\operatorname{logsumexp}" if p.style.latex else "logsumexp"
+    return f"{name}({p.show(node.arg)}{_axis_suffix(node.axis, p)})", ATOM
+
+
+@printer(Softmax)
+def _softmax(node: Node, p: _Printer) -> tuple[str, int]:
+    assert isinstance(node, Softmax)
+    name = r"\operatorname{softmax}" if p.style.latex else "softmax"
+    return f"{name}({p.show(node.arg)}{_axis_suffix(node.axis, p)})", ATOM

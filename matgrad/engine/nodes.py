@@ -198,6 +198,30 @@ class Diagonal(Node):
     arg: Node
 
 
+@dataclass(frozen=True)
+class Size(Node):
+    """The size ``dim`` as a scalar (the n of ``mean``'s 1/n), read from an argument's shape."""
+
+    dim: Dim
+
+
+@dataclass(frozen=True)
+class LogSumExp(Node):
+    """log Σ exp(arg) over ``axis`` (None: every entry), as ``Sum``'s axis and keepdims; computed stably."""
+
+    arg: Node
+    axis: int | None = None
+    keepdims: bool = False
+
+
+@dataclass(frozen=True)
+class Softmax(Node):
+    """exp(arg) / Σ exp(arg) over ``axis`` (None: every entry), of arg's shape; computed stably."""
+
+    arg: Node
+    axis: int | None = None
+
+
 # A dataclass with eq and frozen generates a field-wise __hash__ in every subclass, which
 # would rehash whole subtrees at each dict lookup; all nodes use the cached one instead.
 NODE_TYPES: tuple[type[Node], ...] = (
@@ -219,6 +243,9 @@ NODE_TYPES: tuple[type[Node], ...] = (
     LogDet,
     Inverse,
     Diagonal,
+    Size,
+    LogSumExp,
+    Softmax,
 )
 for _node_type in NODE_TYPES:
     _node_type.__hash__ = Node.__hash__  # type: ignore[method-assign]
@@ -230,7 +257,21 @@ def children(node: Node) -> tuple[Node, ...]:
         return node.terms
     if isinstance(node, Mul | MatMul):
         return node.factors
-    if isinstance(node, Transpose | Apply | Sum | Trace | SqNorm | Diag | Det | LogDet | Inverse | Diagonal):
+    if isinstance(
+        node,
+        Transpose
+        | Apply
+        | Sum
+        | Trace
+        | SqNorm
+        | Diag
+        | Det
+        | LogDet
+        | Inverse
+        | Diagonal
+        | LogSumExp
+        | Softmax,
+    ):
         return (node.arg,)
     if isinstance(node, Power):
         return (node.base,)
@@ -263,6 +304,10 @@ def with_children(node: Node, new: tuple[Node, ...]) -> Node:
         return Outer(new[0], new[1])
     if isinstance(node, Diag | Det | LogDet | Inverse | Diagonal):
         return type(node)(new[0])
+    if isinstance(node, LogSumExp):
+        return LogSumExp(new[0], node.axis, node.keepdims)
+    if isinstance(node, Softmax):
+        return Softmax(new[0], node.axis)
     return node
 
 

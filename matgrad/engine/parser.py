@@ -13,7 +13,8 @@ Grammar (numpy/Python precedence; ``**`` binds tighter than unary minus)::
 exponent of ``**`` must be a number. Functions: sigmoid, tanh, exp, log, relu,
 softplus, abs, sign, sqrt, sin, cos, tan, arcsin, arccos, arctan (elementwise), sum,
 trace (or tr), sqnorm (‖A‖²_F), norm or norm2 (‖x‖₂, ‖A‖_F, so ``norm(A)**2`` is the
-squared norm), norm1 (Σ|aᵢⱼ|), det, logdet, inv, diag (vector → diagonal matrix,
+squared norm), norm1 (Σ|aᵢⱼ|), sum, mean, logsumexp (with ``axis=`` and ``keepdims=``)
+and softmax (with ``axis=``), det, logdet, inv, diag (vector → diagonal matrix,
 matrix → diagonal), and eye(n), ones(n), ones(n, m) of sizes; numpy's ``np.`` spelling
 is accepted. Names are letters, digits and ``_``, starting with a letter.
 
@@ -44,11 +45,14 @@ from matgrad.engine.nodes import (
     Identity,
     Inverse,
     LogDet,
+    LogSumExp,
     MatMul,
     Mul,
     Node,
     Power,
     Shape,
+    Size,
+    Softmax,
     SqNorm,
     Sum,
     Trace,
@@ -72,12 +76,22 @@ CALLS: dict[str, str] = {
     "norm": "norm",
     "norm2": "norm",
     "norm1": "norm1",
+    "mean": "mean",
+    "logsumexp": "logsumexp",
+    "softmax": "softmax",
     "det": "det",
     "logdet": "logdet",
     "inv": "inv",
     "diag": "diag",
     "eye": "eye",
     "ones": "ones",
+}
+#: Functions that take ``axis=`` (and, all but softmax, ``keepdims=``) keyword arguments.
+AXIS_CALLS: dict[str, tuple[str, ...]] = {
+    "sum": ("axis", "keepdims"),
+    "mean": ("axis", "keepdims"),
+    "logsumexp": ("axis", "keepdims"),
+    "softmax": ("axis",),
 }
 #: Functions whose arguments are sizes (``eye(n)``, ``ones(n, m)``), not expressions.
 SIZE_CALLS = {"eye", "ones"}
@@ -90,7 +104,7 @@ NUMPY_SPELLINGS = {
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
     r"|(?P<name>[A-Za-z][A-Za-z0-9_]*)"
-    r"|(?P<op>\*\*|[-+*/@().,]))",
+    r"|(?P<op>\*\*|[-+*/@().,=]))",
     re.ASCII,
 )
 _MAX_NUMBER_CHARS = 40
@@ -427,12 +441,27 @@ class _Parser:
         if CALLS[name] in SIZE_CALLS:
             return self.size_call(name_token, CALLS[name])
         self.enter()
-        args = [self.expr()]
-        while self.at(","):
+        args: list[Parsed] = []
+        keywords: dict[str, tuple[int | bool, Token]] = {}
+        while True:
+            if self.token.kind == "name" and self.tokens[self.index + 1].text == "=":
+                keyword_token = self.advance()
+                self.advance()
+                keywords[keyword_token.text] = (self.keyword_value(keyword_token), keyword_token)
+            elif keywords:
+                raise self.error("a positional argument cannot follow a keyword argument")
+            else:
+                args.append(self.expr())
+            if not self.at(","):
+                break
             self.advance()
-            args.append(self.expr())
         self.nesting -= 1
         close = self.expect(")", f"to close {name}(")
+        allowed = AXIS_CALLS.get(CALLS[name], ())
+        for key, (_, where) in keywords.items():
+            if key not in allowed:
+                takes = f"takes {' and '.join(k + '=' for k in allowed)}" if allowed else "takes no keywords"
+                raise ExpressionSyntaxError(f"{name} {takes}, not {key}=", self.text, where.start, where.end)
         if len(args) != 1:
             raise ExpressionSyntaxError(
                 f"{name} takes one argument, got {len(args)}", self.text, name_token.start, close.end
@@ -440,8 +469,8 @@ class _Parser:
         arg = args[0]
         span = (name_token.start, close.end)
         kind = CALLS[name]
-        if kind == "sum":
-            return Parsed(Sum(arg.node), (), *span)
+        if kind in AXIS_CALLS:
+            return self.reduction(kind, arg, keywords, span)
         if kind == "sqnorm":
             return Parsed(SqNorm(arg.node), (), *span)
         if kind == "norm":
@@ -461,6 +490,55 @@ class _Parser:
             )
             return Parsed(Diagonal(arg.node), shape[:1], *span)
         return Parsed(Apply(kind, arg.node), arg.shape, *span)
+
+    def keyword_value(self, keyword_token: Token) -> int | bool:
+        """An integer (``axis=1``, ``axis=-1``) or ``True``/``False`` (``keepdims=True``)."""
+        negative = self.at("-")
+        if negative:
+            self.advance()
+        token = self.advance()
+        if token.kind == "number" and token.text.isdigit():
+            return -int(token.text) if negative else int(token.text)
+        if token.kind == "name" and token.text in ("True", "False") and not negative:
+            return token.text == "True"
+        raise ExpressionSyntaxError(
+            f"{keyword_token.text}= takes an integer or True/False, found {self.describe(token)}",
+            self.text,
+            token.start,
+            token.end,
+        )
+
+    def reduction(
+        self, kind: str, arg: Parsed, keywords: dict[str, tuple[int | bool, Token]], span: tuple[int, int]
+    ) -> Parsed:
+        """sum, mean, logsumexp and softmax, over every entry or along ``axis``."""
+        shape = self.checker.resolve(arg.shape)
+        axis_value, axis_token = keywords.get("axis", (None, None))
+        keepdims = bool(keywords.get("keepdims", (False, None))[0])
+        axis: int | None = None
+        if axis_value is not None and axis_token is not None:
+            if isinstance(axis_value, bool) or not -len(shape) <= axis_value < len(shape):
+                rank = f"a {len(shape)}-D argument" if shape else "a scalar"
+                raise ShapeError(
+                    f"axis={axis_value} is out of range for {rank} ({self.snippet(arg)} is "
+                    f"{format_shape(self.checker.shown(arg.shape))})",
+                    self.text,
+                    *span,
+                )
+            axis = axis_value % len(shape)
+        if len(shape) == 1 and not keepdims:
+            axis = None  # along the only axis: every entry
+        if kind == "softmax":
+            return Parsed(Softmax(arg.node, axis), arg.shape, *span)
+        node: Node = (LogSumExp if kind == "logsumexp" else Sum)(arg.node, axis, keepdims)
+        reduced = [d for i, d in enumerate(shape) if axis is None or i == axis]
+        if kind == "mean":
+            node = Mul((node, *(Power(Size(d), -Fraction(1)) for d in reduced if d != 1)))
+        if keepdims:
+            result: Shape = tuple(1 if axis is None or i == axis else d for i, d in enumerate(shape))
+        else:
+            result = tuple(d for i, d in enumerate(shape) if axis is not None and i != axis)
+        return Parsed(node, result, *span)
 
     def size_call(self, name_token: Token, kind: str) -> Parsed:
         """``eye(n)``: the identity of size n; ``ones(n)``, ``ones(n, m)``: all-ones arrays."""

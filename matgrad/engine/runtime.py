@@ -122,3 +122,60 @@ def check_structure(name: str, A: Any, structure: str) -> None:
             np.linalg.cholesky(A)
         except np.linalg.LinAlgError:
             raise ValueError(f"{name} is declared spd but is not positive definite") from None
+
+
+# Reductions for generated code: stable on numbers (the maximum along the axis is taken out,
+# so entries of 1000 neither overflow nor lose the answer) and exact on object arrays.
+
+
+def size(value: int, dtype: Any) -> Any:
+    """A size as a number of the computation: exact (a sympy Integer) on object arrays."""
+    if np.dtype(dtype).kind == "O":
+        import sympy
+
+        return sympy.Integer(value)
+    return value
+
+
+def _exact_sum(terms: Any, axis: int | None, keepdims: bool) -> Any:
+    import sympy
+
+    if axis is None:
+        total = sympy.Add(*terms.flat)
+        return np.full((1,) * terms.ndim, total, dtype=object) if keepdims else total
+    out = np.empty(terms.shape[:axis] + terms.shape[axis + 1 :], dtype=object)
+    for index in np.ndindex(out.shape):
+        where = (*index[:axis], slice(None), *index[axis:])
+        out[index] = sympy.Add(*terms[where].flat)
+    return np.expand_dims(out, axis) if keepdims else out
+
+
+def logsumexp(Z: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+    """log Σ exp(Z) over ``axis``, as numpy's sum(axis, keepdims)."""
+    Z = np.asarray(Z)
+    if Z.dtype == object:
+        import sympy
+
+        summed = _exact_sum(np.vectorize(sympy.exp, otypes=[object])(Z), axis, keepdims)
+        return (
+            np.vectorize(sympy.log, otypes=[object])(summed)
+            if isinstance(summed, np.ndarray)
+            else sympy.log(summed)
+        )
+    peak = np.max(Z, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0)
+    out = np.log(np.sum(np.exp(Z - peak), axis=axis, keepdims=True)) + peak
+    return out if keepdims else (out.reshape(()) if axis is None else np.squeeze(out, axis=axis))
+
+
+def softmax(Z: Any, axis: int | None = None) -> Any:
+    """exp(Z) / Σ exp(Z) over ``axis`` (None: every entry), of Z's shape."""
+    Z = np.asarray(Z)
+    if Z.dtype == object:
+        import sympy
+
+        E = np.vectorize(sympy.exp, otypes=[object])(Z)
+        return E / _exact_sum(E, axis, keepdims=True)
+    E = np.exp(Z - np.max(Z, axis=axis, keepdims=True))
+    E /= np.sum(E, axis=axis, keepdims=True)
+    return E

@@ -30,12 +30,15 @@ from matgrad.engine.nodes import (
     Identity,
     Inverse,
     LogDet,
+    LogSumExp,
     MatMul,
     Mul,
     Node,
     Outer,
     Power,
     Shape,
+    Size,
+    Softmax,
     SqNorm,
     Sum,
     Trace,
@@ -205,6 +208,10 @@ class ShapeChecker:
         mapping: dict[Node, Node] = {
             v: Var(v.name, tuple(final(d) for d in v.shape), v.structure) for v in variables
         }
+        # mean's 1/n of an inferred size n
+        from matgrad.engine.nodes import walk
+
+        mapping |= {node: Size(final(node.dim)) for node in walk(root) if isinstance(node, Size)}
         return substitute(root, mapping)
 
 
@@ -363,3 +370,18 @@ def _(node: Inverse) -> Shape:
 @_shape_rule.register
 def _(node: Diagonal) -> Shape:
     return shape_of(node.arg)[:1]
+
+
+@_shape_rule.register
+def _(node: Size) -> Shape:
+    return ()
+
+
+@_shape_rule.register
+def _(node: LogSumExp) -> Shape:
+    return _shape_rule(Sum(node.arg, node.axis, node.keepdims))
+
+
+@_shape_rule.register
+def _(node: Softmax) -> Shape:
+    return shape_of(node.arg)

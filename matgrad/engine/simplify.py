@@ -36,6 +36,7 @@ from matgrad.engine.nodes import (
     Identity,
     Inverse,
     LogDet,
+    LogSumExp,
     MatMul,
     Mul,
     Node,
@@ -43,6 +44,8 @@ from matgrad.engine.nodes import (
     Power,
     RuleTable,
     Shape,
+    Size,
+    Softmax,
     SqNorm,
     Sum,
     Trace,
@@ -162,9 +165,13 @@ def key(node: Node) -> str:
     elif isinstance(node, Identity):
         label = f"I{node.dim}"
     else:
-        extra = {Apply: "function", Power: "exponent", Sum: "axis"}.get(type(node))
+        extra = {Apply: "function", Power: "exponent", Sum: "axis", Size: "dim", LogSumExp: "axis"}.get(
+            type(node)
+        )
+        if isinstance(node, Softmax):
+            extra = "axis"
         label = type(node).__name__ + (f"{getattr(node, extra)}" if extra else "")
-        if isinstance(node, Sum):
+        if isinstance(node, Sum | LogSumExp):
             label += f"{node.keepdims}"
     return f"{label}({','.join(kids)})" if kids else label
 
@@ -183,7 +190,7 @@ RULES: RuleTable[Rule] = RuleTable("simplification")
 rule = RULES.register
 
 
-@rule(Var, Const, Identity)
+@rule(Var, Const, Identity, Size)
 def _leaf(node: Node, s: Simplifier) -> Node:
     return node
 
@@ -511,6 +518,10 @@ def _power(node: Node, s: Simplifier) -> Node:
 def _apply(node: Node, s: Simplifier) -> Node:
     assert isinstance(node, Apply)
     arg = node.arg
+    if node.function == "log" and isinstance(arg, Softmax):
+        # log softmax(Z) = Z − logsumexp(Z): cross-entropy's gradient is then softmax − Y
+        lse = LogSumExp(arg.arg, arg.axis, keepdims=arg.axis is not None)
+        return s(Add((arg.arg, Mul((Const(-ONE), lse)))))
     inverse = {"log": "exp", "exp": "log"}.get(node.function)
     if inverse is not None and isinstance(arg, Apply) and arg.function == inverse:
         return arg.arg
@@ -566,6 +577,8 @@ def _outer(node: Node, s: Simplifier) -> Node:
     (a, left), (b, right) = split(node.left), split(node.right)
     if a * b != 1 and left is not None and right is not None:
         return scale(a * b, s(Outer(left, right)))
+    if isinstance(node.left, Const) and isinstance(node.right, Const):
+        return Const(node.left.value * node.right.value, shape_of(node))  # 1ₙ1ₖᵀ is all ones
     if _leading_matrix(node.left):
         assert isinstance(node.left, MatMul)
         *matrices, vector = node.left.factors
@@ -626,3 +639,8 @@ def _diagonal(node: Node, s: Simplifier) -> Node:
     if isinstance(node.arg, Diag):
         return node.arg.arg
     return node
+
+
+@rule(LogSumExp, Softmax)
+def _softmax_family(node: Node, s: Simplifier) -> Node:
+    return node  # its argument is simplified already; no rewrite of its own

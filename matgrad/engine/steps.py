@@ -23,11 +23,13 @@ from matgrad.engine.nodes import (
     Diagonal,
     Inverse,
     LogDet,
+    LogSumExp,
     MatMul,
     Mul,
     Node,
     Outer,
     Power,
+    Softmax,
     SqNorm,
     Sum,
     Trace,
@@ -63,6 +65,14 @@ RULES: dict[type[Node], tuple[str, str]] = {
     Diagonal: (
         "diagonal of a matrix",
         r"\langle g, \operatorname{diag}(dA)\rangle = \langle \operatorname{diag}(g), dA\rangle",
+    ),
+    LogSumExp: (
+        "log-sum-exp",
+        r"d\operatorname{logsumexp}(Z) = \langle \operatorname{softmax}(Z), dZ\rangle \text{ along the axis}",
+    ),
+    Softmax: (
+        "softmax",
+        r"d\operatorname{softmax}(Z) = S \odot (dZ - \sum S \odot dZ)",
     ),
     Diag: (
         "diagonal matrix",

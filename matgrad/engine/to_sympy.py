@@ -31,12 +31,15 @@ from matgrad.engine.nodes import (
     Identity,
     Inverse,
     LogDet,
+    LogSumExp,
     MatMul,
     Mul,
     Node,
     Outer,
     Power,
     RuleTable,
+    Size,
+    Softmax,
     SqNorm,
     Sum,
     Trace,
@@ -228,3 +231,25 @@ def _inverse(node: Node, args: list[Array], c: _Context) -> Array:
 @translate(Diagonal)
 def _diagonal(node: Node, args: list[Array], c: _Context) -> Array:
     return _objects(np.array(np.diagonal(args[0])))
+
+
+@translate(Size)
+def _size(node: Node, args: list[Array], c: _Context) -> Array:
+    assert isinstance(node, Size)
+    return _objects(sympy.Integer(c.size(node.dim)))
+
+
+@translate(LogSumExp)
+def _logsumexp(node: Node, args: list[Array], c: _Context) -> Array:
+    assert isinstance(node, LogSumExp)
+    from matgrad.engine.runtime import logsumexp
+
+    return _objects(logsumexp(args[0], node.axis, node.keepdims))
+
+
+@translate(Softmax)
+def _softmax(node: Node, args: list[Array], c: _Context) -> Array:
+    assert isinstance(node, Softmax)
+    from matgrad.engine.runtime import softmax
+
+    return _objects(softmax(args[0], node.axis))
