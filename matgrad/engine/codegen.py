@@ -352,8 +352,8 @@ def _operands(node: Add | Mul) -> tuple[tuple[str, Node], ...]:
     """The chain ``a op b op …`` that computes ``node``: (operator, operand) pairs.
 
     A sum's terms as ``+``/``−`` their positive part (a − 2b reads 2b, not −2b); a
-    product's factors as ``*``, a reciprocal 1/b as ``/`` b. The code of a sum or product
-    (:data:`PYTHON`) and its in-place updates read exactly these operands.
+    product's factors as ``*``, a reciprocal 1/b of an array as ``/`` b. The code of a
+    sum or product (:data:`PYTHON`) and its in-place updates read exactly these operands.
     """
     operands: list[tuple[str, Node]] = []
     if isinstance(node, Add):
@@ -362,9 +362,14 @@ def _operands(node: Add | Mul) -> tuple[tuple[str, Node], ...]:
             positive = Const(abs(c)) if body is None else body if abs(c) == 1 else Mul((Const(abs(c)), body))
             operands.append(("+" if c > 0 else "-", positive))
     else:
+        scalar = shape_of(node) == ()
         for factor in node.factors:
-            reciprocal = isinstance(factor, Power) and factor.exponent == -1
-            operands.append(("/", factor.base) if isinstance(factor, Power) and reciprocal else ("*", factor))
+            # An array divided by a number is slower than the array times its reciprocal.
+            divides = isinstance(factor, Power) and factor.exponent == -1
+            if isinstance(factor, Power) and divides and (scalar or shape_of(factor.base) != ()):
+                operands.append(("/", factor.base))
+            else:
+                operands.append(("*", factor))
     return tuple(operands)
 
 
