@@ -3,7 +3,11 @@
 The generated function computes every repeated subexpression once (the value's
 intermediates are reused by the gradients, as in hand-written backpropagation), updates
 fresh temporaries in place (``R = S @ W2; R += b2; R -= Y``) and scales a shared operand
-once when several gradients need the same multiple of it (``G = 2 * R``). It converts
+once when several gradients need the same multiple of it (``G = 2 * R``). What is shared
+and what is bound to a name is decided on the code as written, not on the expression
+tree: ``a − 1·b`` reads b, not the node −b, so −b is neither computed nor named, and a
+temporary is emitted only when the code being written reads it. All-ones factors that
+broadcasting makes redundant are dropped (y ⊙ 𝟏ₙ is y; λ𝟏ₙₖ keeps its 𝟏ₙₖ). It converts
 its arguments to one working dtype (numpy's promotion; integers and bools become
 float64), runs unchanged on object arrays of sympy symbols (the elementwise functions of
 :mod:`matgrad.elementwise` dispatch on dtype), and never returns an input or a view of one.
@@ -16,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
-from matgrad.engine.bindings import count_uses, trivial, walk_all
+from matgrad.engine.bindings import trivial, walk_all
 from matgrad.engine.nodes import (
     Add,
     Apply,
@@ -45,9 +50,10 @@ from matgrad.engine.nodes import (
     Trace,
     Transpose,
     Var,
+    children,
     with_children,
 )
-from matgrad.engine.shapes import format_shape, shape_of, substitute
+from matgrad.engine.shapes import broadcast_shapes, format_shape, shape_of, substitute
 from matgrad.engine.simplify import split
 
 ADD, MUL, UNARY, POWER, ATOM = 1, 2, 3, 4, 5
@@ -113,7 +119,7 @@ class _Generator:
         self, value: Node, gradients: Mapping[str, Node], arguments: Sequence[Var], names: Mapping[Node, str]
     ):
         self.arguments = list(arguments)
-        roots = _share_scaled_operands([value, *gradients.values()])
+        roots = _share_scaled_operands(_without_redundant_ones([value, *gradients.values()]))
         self.value, grads = roots[0], roots[1:]
         self.gradients = dict(zip(gradients, grads, strict=True))
         self.dims = _dimension_sources(self.arguments)
@@ -121,9 +127,23 @@ class _Generator:
         self.bound: dict[Node, str] = {}
         self.lines: list[str] = []
         self.display = names
-        self.uses = count_uses([self.value, *grads])
         self.imports: set[str] = set()
         self.runtime: set[str] = set()  # functions of matgrad.engine.runtime the code calls
+        self.tracing: list[Node] | None = None  # while reading a rule: the nodes it reads
+        self.traced: dict[Node, list[Node]] = {}
+        self.binds: dict[Node, bool] = {}
+        self.chains: list[Add | Mul] = []
+        self.uses = self.count_reads([self.value, *grads])
+        # A sum or product that the code reads is computed once, also as part of a longer
+        # one: with y ⊙ S read, y ⊙ S ⊙ T is written (y ⊙ S) ⊙ T. Then count again.
+        self.chains = sorted(
+            (n for n in self.uses if isinstance(n, Add | Mul) and len(_operands(n)) >= 2),
+            key=lambda n: -len(_operands(n)),
+        )
+        if self.chains:
+            self.traced.clear()
+            self.binds.clear()
+            self.uses = self.count_reads([self.value, *grads])
 
     # -- naming --------------------------------------------------------------------
     def name_for(self, node: Node) -> str:
@@ -134,31 +154,67 @@ class _Generator:
             candidate += "_"
         return candidate
 
+    # -- what the code reads -------------------------------------------------------
+    def reads(self, node: Node) -> list[Node]:
+        """The subexpressions the code of ``node`` reads, once per occurrence: its rule of
+        :data:`PYTHON`, run with placeholders (``‖R‖²`` reads R twice; ``a − b`` reads b,
+        not −b; ``diag(s) @ Y`` reads s and Y)."""
+        known = self.traced.get(node)
+        if known is None:
+            saved, imports, runtime, self.tracing = self.tracing, set(self.imports), set(self.runtime), []
+            try:
+                PYTHON[type(node)](node, self)
+                known = self.tracing
+            finally:
+                self.tracing, self.imports, self.runtime = saved, imports, runtime
+            self.traced[node] = known
+        return known
+
+    def count_reads(self, roots: Sequence[Node]) -> dict[Node, int]:
+        """How many times the code reads each node: once per root, once per occurrence in
+        the code of each node it reads (each such node is written once: inline at its only
+        read, or bound to a name)."""
+        uses: dict[Node, int] = {}
+        stack = list(roots)
+        for root in roots:
+            uses[root] = uses.get(root, 0) + 1
+        seen = set(roots)
+        while stack:
+            node = stack.pop()
+            if trivial(node):
+                continue  # a name, a constant or a transposed name: repeated, never bound
+            for child in self.reads(node):
+                uses[child] = uses.get(child, 0) + 1
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        return uses
+
     def must_bind(self, node: Node) -> bool:
-        if trivial(node) or (shape_of(node) == () and isinstance(node, Const)):
-            return False
-        if self.uses.get(node, 0) >= 2:
-            return True
-        return self.in_place_plan(node) is not None
+        """Read more than once, or built by in-place updates: computed once under a name."""
+        known = self.binds.get(node)
+        if known is None:
+            if isinstance(node, Const | Identity) and shape_of(node) != ():
+                known = self.uses.get(node, 0) >= 2  # an allocation: made once
+            elif trivial(node) or (shape_of(node) == () and isinstance(node, Const)):
+                known = False
+            else:
+                known = self.uses.get(node, 0) >= 2 or self.in_place_plan(node) is not None
+            self.binds[node] = known
+        return known
 
     # -- emission ------------------------------------------------------------------
     def module(self, function_name: str, docstring: str) -> GeneratedCode:
-        sqnorm_args = {
-            n.arg for n in walk_all([self.value, *self.gradients.values()]) if isinstance(n, SqNorm)
-        }
-        for node in walk_all([self.value, *self.gradients.values()]):
-            if node in self.bound:
-                continue
-            if self.must_bind(node) or (node in sqnorm_args and not isinstance(node, Var)):
-                self.emit(node)
+        # Each temporary is emitted when the code being written first reads it.
         value_code = self.expr(self.value)
         results = []
-        returned: set[str] = set()
+        returned: set[Node] = set()
         for name, gradient in self.gradients.items():
             code = self.expr(gradient)
-            if code in returned or _may_alias_input(gradient):
+            base = _viewed(gradient)
+            if base in returned or isinstance(base, Var):
                 code = f"{code}.copy()" if shape_of(gradient) != () else code
-            returned.add(code)
+            returned.add(base)
             results.append(f"{name!r}: {code}")
         params = ", ".join(v.name for v in self.arguments)
         shapes = ", ".join(f"{v.name}: {format_shape(v.shape)}" for v in self.arguments)
@@ -211,17 +267,22 @@ class _Generator:
             source, function_name, tuple(v.name for v in self.arguments), tuple(self.gradients)
         )
 
-    def emit(self, node: Node) -> None:
-        """``name = …`` for ``node``; a sum or product starting from a fresh array updates it in place."""
-        name = self.name_for(node)
+    def emit(self, node: Node) -> str:
+        """``name = …`` for ``node``; a sum or product starting from a fresh array updates it in place.
+
+        The code of the operands comes first (it may emit their own temporaries), then
+        the lines of ``node``, so that nothing is emitted between ``t = a`` and ``t += b``.
+        """
         plan = self.in_place_plan(node)
         if plan is None:
-            self.lines.append(f"{name} = {self.expr(node, top=True)}")
+            code = [("", self.expr(node, top=True))]
         else:
             first, rest = plan
-            self.lines.append(f"{name} = {self.expr(first, top=True)}")
-            self.lines += [f"{name} {op}= {self.expr(operand)}" for op, operand in rest]
+            code = [("", self.expr(first, top=True))] + [(op, self.expr(operand)) for op, operand in rest]
+        name = self.name_for(node)
+        self.lines += [f"{name} {op}= {text}" for op, text in code]
         self.bound[node] = name
+        return name
 
     def in_place_plan(self, node: Node) -> tuple[Node, list[tuple[str, Node]]] | None:
         """(first operand, [(operator, operand), …]) when a fresh array of the result's shape
@@ -229,32 +290,39 @@ class _Generator:
         full = shape_of(node)
         if full == () or not isinstance(node, Add | Mul):
             return None
-        operands: list[tuple[str, Node]] = []
-        if isinstance(node, Add):
-            for term in node.terms:
-                c, body = split(term)
-                positive = (
-                    Const(abs(c)) if body is None else body if abs(c) == 1 else Mul((Const(abs(c)), body))
-                )
-                operands.append(("+" if c > 0 else "-", positive))
-        else:
-            for factor in node.factors:
-                reciprocal = isinstance(factor, Power) and factor.exponent == -1
-                operands.append(
-                    ("/", factor.base) if isinstance(factor, Power) and reciprocal else ("*", factor)
-                )
+        operands = self.operands(node)
         for index, (op, operand) in enumerate(operands):
             if op in "+*" and shape_of(operand) == full and self.fresh(operand):
                 return operand, operands[:index] + operands[index + 1 :]
         return None
 
+    def operands(self, node: Add | Mul) -> list[tuple[str, Node]]:
+        """:func:`_operands` of ``node``, with the operands of each shorter sum or product
+        that the code reads (:attr:`chains`, longest first) taken together as one operand."""
+        operands = list(_operands(node))
+        for chain in self.chains:
+            if len(operands) < 3:
+                break
+            part = _operands(chain)
+            if len(part) >= len(operands) or type(chain) is not type(node):
+                continue
+            for sign, signed in (("+", part), ("-", [(_NEGATED[op], x) for op, x in part])):
+                rest = _without(operands, signed)
+                if rest is not None and (sign == "+" or isinstance(node, Add)):
+                    operands = [("*" if isinstance(node, Mul) else sign, chain), *rest]
+                    break
+        return operands
+
     def fresh(self, node: Node) -> bool:
-        """Evaluating ``node`` inline allocates a new array that nothing else refers to."""
-        if node in self.bound or trivial(node) or isinstance(node, Transpose | Const | Identity):
+        """Evaluating ``node`` inline allocates a new array that nothing else refers to:
+        an operation (not a name, a transpose or a constant) read only there."""
+        if trivial(node) or isinstance(node, Transpose | Const | Identity):
             return False
-        return not (isinstance(node, Mul | Add) and self.must_bind(node))
+        return not self.must_bind(node)
 
     def number(self, value: Fraction) -> str:
+        if self.tracing is not None:
+            return "_"
         if value.denominator == 1:
             return str(value.numerator)
         if value not in self.constants:
@@ -270,8 +338,13 @@ class _Generator:
 
     def expr(self, node: Node, level: int = 0, top: bool = False) -> str:
         """``node`` as a Python expression, parenthesized if it binds looser than ``level``."""
+        if self.tracing is not None:
+            self.tracing.append(node)
+            return "_"
         if not top and node in self.bound:
             return self.bound[node]
+        if not top and self.must_bind(node):
+            return self.emit(node)
         code, precedence = PYTHON[type(node)](node, self)
         return code if precedence > level or (precedence == level == ATOM) else f"({code})"
 
@@ -286,8 +359,94 @@ def _dimension_sources(arguments: Sequence[Var]) -> dict[Dim, str]:
     return sources
 
 
-def _may_alias_input(node: Node) -> bool:
-    return isinstance(node, Var | Transpose)
+def _viewed(node: Node) -> Node:
+    """The array whose memory ``node``'s code returns: through transposes (views)."""
+    while isinstance(node, Transpose):
+        node = node.arg
+    return node
+
+
+@lru_cache(maxsize=1 << 16)
+def _operands(node: Add | Mul) -> tuple[tuple[str, Node], ...]:
+    """The chain ``a op b op …`` that computes ``node``: (operator, operand) pairs.
+
+    A sum's terms as ``+``/``−`` their positive part (a − 2b reads 2b, not −2b); a
+    product's factors as ``*``, a reciprocal 1/b of an array as ``/`` b. The code of a
+    sum or product (:data:`PYTHON`) and its in-place updates read exactly these operands.
+    """
+    operands: list[tuple[str, Node]] = []
+    if isinstance(node, Add):
+        for term in node.terms:
+            c, body = split(term)
+            positive = Const(abs(c)) if body is None else body if abs(c) == 1 else Mul((Const(abs(c)), body))
+            operands.append(("+" if c > 0 else "-", positive))
+    else:
+        scalar = shape_of(node) == ()
+        for factor in node.factors:
+            # An array divided by a number is slower than the array times its reciprocal.
+            divides = isinstance(factor, Power) and factor.exponent == -1
+            if isinstance(factor, Power) and divides and (scalar or shape_of(factor.base) != ()):
+                operands.append(("/", factor.base))
+            else:
+                operands.append(("*", factor))
+    return tuple(operands)
+
+
+_NEGATED = {"+": "-", "-": "+", "*": "*", "/": "/"}
+
+
+def _without(
+    operands: list[tuple[str, Node]], part: Sequence[tuple[str, Node]]
+) -> list[tuple[str, Node]] | None:
+    """``operands`` less each of ``part`` (a sub-multiset), in order; None if part is not in it."""
+    rest = list(operands)
+    for operand in part:
+        if operand not in rest:
+            return None
+        rest.remove(operand)
+    return rest
+
+
+def _without_redundant_ones(roots: list[Node]) -> list[Node]:
+    """Each product without its all-ones factors where the other factors broadcast to its
+    shape anyway: y ⊙ 𝟏ₙ is y, 1·y is y; λ𝟏ₙₖ keeps 𝟏ₙₖ, which gives it its shape. Likewise
+    a constant array added to terms of the sum's shape is a number: X − 𝟏ₙₖ is X − 1."""
+    done: dict[Node, Node] = {}
+    for node in walk_all(roots):
+        kids = children(node)
+        rebuilt = with_children(node, tuple(done[c] for c in kids)) if kids else node
+        if isinstance(rebuilt, Mul):
+            rebuilt = _drop_ones(rebuilt)
+        elif isinstance(rebuilt, Add):
+            rebuilt = _scalar_constants(rebuilt)
+        done[node] = rebuilt
+    return [done[root] for root in roots]
+
+
+def _scalar_constants(node: Add) -> Add:
+    numbers: dict[Node, Const] = {}  # constant-array term (c·𝟏 or a Const array) -> the number
+    for term in node.terms:
+        c, body = split(term)
+        if isinstance(body, Const) and body.shape != ():
+            numbers[term] = Const(c * body.value)
+    others = [shape_of(t) for t in node.terms if t not in numbers]
+    if not numbers or not others or broadcast_shapes(others) != shape_of(node):
+        return node
+    return Add(tuple(numbers.get(t, t) for t in node.terms))
+
+
+def _drop_ones(node: Mul) -> Node:
+    full = shape_of(node)
+    ones = [f for f in node.factors if isinstance(f, Const) and f.value == 1]
+    if not ones:
+        return node
+    kept = [f for f in node.factors if f not in ones]
+    if not kept or broadcast_shapes([shape_of(f) for f in kept]) != full:
+        widest = next((f for f in ones if shape_of(f) == full), None)
+        if widest is None or not kept:
+            return node
+        kept.append(widest)
+    return kept[0] if len(kept) == 1 else Mul(tuple(kept))
 
 
 def _share_scaled_operands(roots: list[Node]) -> list[Node]:
@@ -302,7 +461,8 @@ def _share_scaled_operands(roots: list[Node]) -> list[Node]:
     counts: dict[tuple[Fraction, Node], int] = {}
     for node in walk_all(roots):
         c, body = split(node)
-        if c != 1 and body is not None:
+        # A sign is free (a − b, -b), and 1·b would be one more product: only |c| ≠ 1 moves.
+        if abs(c) != 1 and body is not None:
             options[node] = (c, _scalings(body, abs(c), depth=_SCALING_DEPTH))
             for operand in {operand for operand, _ in options[node][1]}:
                 counts[(abs(c), operand)] = counts.get((abs(c), operand), 0) + 1
@@ -373,14 +533,11 @@ def _identity(node: Node, g: _Generator) -> tuple[str, int]:
 @python(Add)
 def _add(node: Node, g: _Generator) -> tuple[str, int]:
     assert isinstance(node, Add)
-    parts: list[str] = []
-    for index, term in enumerate(node.terms):
-        c, body = split(term)
-        if index and c < 0:
-            positive = Const(-c) if body is None else body if c == -1 else Mul((Const(-c), body))
-            parts.append(f" - {g.expr(positive, ADD)}")
-        else:
-            parts.append((" + " if index else "") + g.expr(term, ADD if index else ADD - 1))
+    # The operands of the in-place updates, a positive one first: a − b, never −b + a.
+    operands = sorted(g.operands(node), key=lambda operand: operand[0] == "-")
+    op, first = operands[0]
+    parts = [g.expr(first, ADD - 1) if op == "+" else f"-{g.expr(first, UNARY)}"]
+    parts += [f" {op} {g.expr(operand, ADD)}" for op, operand in operands[1:]]
     return "".join(parts), ADD
 
 
@@ -390,12 +547,11 @@ def _mul(node: Node, g: _Generator) -> tuple[str, int]:
     first = node.factors[0]
     if isinstance(first, Const) and first.value == -1 and len(node.factors) == 2:
         return f"-{g.expr(node.factors[1], UNARY - 1)}", UNARY
-    parts: list[str] = []
-    for factor in node.factors:
-        if isinstance(factor, Power) and factor.exponent == -1 and parts:
-            parts.append(f" / {g.expr(factor.base, MUL)}")
-        else:
-            parts.append((" * " if parts else "") + g.expr(factor, MUL if parts else MUL - 1))
+    # The operands of the in-place updates, a factor first: b / a, never a ** (-1) * b.
+    operands = sorted(g.operands(node), key=lambda operand: operand[0] == "/")
+    op, factor = operands[0]
+    parts = [g.expr(factor, MUL - 1) if op == "*" else f"1 / {g.expr(factor, MUL)}"]
+    parts += [f" {op} {g.expr(operand, MUL)}" for op, operand in operands[1:]]
     return "".join(parts), MUL
 
 
@@ -418,6 +574,8 @@ def _inverted(node: Node, g: _Generator) -> tuple[Node, bool] | None:
 
 def _chain(factors: list[Node], g: _Generator) -> str:
     """A product of factors; A⁻¹B is solve(A, B) and BA⁻¹ solve(Aᵀ, Bᵀ)ᵀ, never forming A⁻¹."""
+    if len(factors) == 1:
+        return g.expr(factors[0], MUL - 1)
     for index, factor in enumerate(factors):
         inverted = _inverted(factor, g)
         if inverted is None:
@@ -511,12 +669,14 @@ def _trace(node: Node, g: _Generator) -> tuple[str, int]:
 @python(SqNorm)
 def _sqnorm(node: Node, g: _Generator) -> tuple[str, int]:
     assert isinstance(node, SqNorm)
-    arg = g.expr(node.arg, ATOM)
+    # The code reads the argument twice (so it is computed once, under a name).
+    left, right = g.expr(node.arg, ATOM), g.expr(node.arg, ATOM)
     rank = len(shape_of(node.arg))
     if rank == 0:
-        return f"{arg} * {arg}", MUL
-    flat = arg if rank == 1 else f"{arg}.ravel()"
-    return f"_np.dot({flat}, {flat})", ATOM
+        return f"{left} * {right}", MUL
+    if rank > 1:
+        left, right = f"{left}.ravel()", f"{right}.ravel()"
+    return f"_np.dot({left}, {right})", ATOM
 
 
 @python(Outer)

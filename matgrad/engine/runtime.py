@@ -21,10 +21,13 @@ def _format(shape: Sequence[object]) -> str:
 def check_shapes(received: dict[str, tuple[int, ...]], declared: dict[str, tuple[int | str, ...]]) -> None:
     """Raise ValueError unless every argument has its declared shape, size letters bound alike.
 
-    >>> check_shapes({"X": (3, 2), "b": (4,)}, {"X": ("n", "k"), "b": ("k",)})
-    Traceback (most recent call last):
-    ...
-    ValueError: b has shape (4,) but X has 2 columns (shape (3, 2)): they disagree on size k; b must be (2,)
+    >>> try:
+    ...     check_shapes({"X": (3, 2), "b": (4,)}, {"X": ("n", "k"), "b": ("k",)})
+    ... except ValueError as error:
+    ...     for part in str(error).split("; "):
+    ...         print(part)
+    b has shape (4,) but X has 2 columns (shape (3, 2)): they disagree on size k
+    b must be (2,) to fit X, or X must have 4 columns to fit b
     """
     bound: dict[str, tuple[int, str, int]] = {}  # letter -> (size, argument, axis)
     for name, dims in declared.items():
@@ -49,10 +52,12 @@ def check_shapes(received: dict[str, tuple[int, ...]], declared: dict[str, tuple
             value, source, source_axis = bound[dim]
             if size != value:
                 word = _AXIS_WORDS[min(source_axis, 1)] if len(received[source]) > 1 else "entries"
+                # Either may be the wrong one: name both, and what each would need.
                 raise ValueError(
                     f"{name} has shape {_format(shape)} but {source} has {value} {word} "
                     f"(shape {_format(received[source])}): they disagree on size {dim}; "
-                    f"{name} must be {expected()}"
+                    f"{name} must be {expected()} to fit {source}, or {source} must have {size} "
+                    f"{word} to fit {name}"
                 )
 
 
