@@ -127,6 +127,8 @@ class _Generator:
         self.bound: dict[Node, str] = {}
         self.lines: list[str] = []
         self.display = names
+        self.materialized = _materialized_inverses([self.value, *grads])
+        self.nodes = set(walk_all([self.value, *grads]))
         self.imports: set[str] = set()
         self.runtime: set[str] = set()  # functions of matgrad.engine.runtime the code calls
         self.tracing: list[Node] | None = None  # while reading a rule: the nodes it reads
@@ -562,14 +564,57 @@ def _matmul(node: Node, g: _Generator) -> tuple[str, int]:
 
 
 def _inverted(node: Node, g: _Generator) -> tuple[Node, bool] | None:
-    """(A, transposed) when ``node`` is A⁻¹ (or A⁻ᵀ) computed here, not a bound value."""
-    if node in g.bound:
+    """(A, transposed) when ``node`` is A⁻¹ (or A⁻ᵀ) to be solved for here: not a value the
+    code computes anyway (then its products are products, not further factorizations)."""
+    inverse = node.arg if isinstance(node, Transpose) else node
+    if not isinstance(inverse, Inverse) or inverse in g.materialized or node in g.bound or inverse in g.bound:
         return None
-    if isinstance(node, Inverse):
-        return node.arg, False
-    if isinstance(node, Transpose) and isinstance(node.arg, Inverse) and node.arg not in g.bound:
-        return node.arg.arg, True
+    return inverse.arg, inverse is not node
+
+
+def _reuse_computed_subchain(factors: list[Node], g: _Generator) -> str | None:
+    """The product with its longest run of factors that the code has computed already (as
+    itself, or transposed: S⁻¹AᵀAS⁻¹ is (AS⁻¹)ᵀ(AS⁻¹) for a symmetric S) read by name."""
+    if len(factors) < 3 or g.tracing is not None:
+        return None
+    for length in range(len(factors) - 1, 1, -1):
+        for start in range(len(factors) - length + 1):
+            run = factors[start : start + length]
+            name = g.bound.get(MatMul(tuple(run)))
+            suffix = ""
+            if name is None:
+                flipped = MatMul(tuple(_transposed(f) for f in reversed(run)))
+                name, suffix = g.bound.get(flipped), ".T"
+            if name is None:
+                continue
+            before = _chain(factors[:start], g) + " @ " if start else ""
+            after = " @ " + _chain(factors[start + length :], g) if start + length < len(factors) else ""
+            return f"{before}{name}{suffix}{after}"
     return None
+
+
+def _transposed(node: Node) -> Node:
+    """nodeᵀ as the simplifier writes it: Xᵀᵀ = X, and a symmetric matrix or its inverse is itself."""
+    if isinstance(node, Transpose):
+        return node.arg
+    symmetric = node.arg if isinstance(node, Inverse) else node
+    if isinstance(symmetric, Var) and symmetric.structure:
+        return node
+    return Transpose(node)
+
+
+def _materialized_inverses(roots: list[Node]) -> set[Node]:
+    """The inverses the code forms as matrices: those used other than as a factor of a product
+    (alone, in a sum, scaled, …). Every product with them then multiplies by the one inverse."""
+    found: set[Node] = set()
+    for node in walk_all(roots):
+        if isinstance(node, MatMul):
+            continue
+        for child in (*children(node), *(r for r in roots if r is node)):
+            inverse = child.arg if isinstance(child, Transpose) else child
+            if isinstance(inverse, Inverse):
+                found.add(inverse)
+    return found
 
 
 def _chain(factors: list[Node], g: _Generator) -> str:
@@ -600,6 +645,9 @@ def _chain(factors: list[Node], g: _Generator) -> str:
             before = f"{_chain(factors[:index], g)} @ {left}" if index else left
             after = f"{right} @ {_chain(factors[index + 1 :], g)}" if index + 1 < len(factors) else right
             return f"_np.outer({before}, {after})"
+    reused = _reuse_computed_subchain(factors, g)
+    if reused is not None:
+        return reused
     pieces, index = [], 0
     while index < len(factors):
         factor = factors[index]
@@ -657,6 +705,26 @@ def _sum(node: Node, g: _Generator) -> tuple[str, int]:
     options = [] if node.axis is None else [f"axis={node.axis}"]
     if node.keepdims:
         options.append("keepdims=True")
+    arg = node.arg
+    if isinstance(arg, Mul) and not (g.tracing is None and arg in g.bound):
+        scalars = [f for f in arg.factors if shape_of(f) == () and not isinstance(f, Const)]
+        arrays = [f for f in arg.factors if f not in scalars]
+        if scalars and arrays:
+            # sum(c·A) = c·sum(A): the scalar multiplies the sums, not every entry
+            rest = arrays[0] if len(arrays) == 1 else Mul(tuple(arrays))
+            scale = " * ".join(g.expr(f, MUL) for f in scalars)
+            return f"{g.expr(Sum(rest, node.axis, node.keepdims), MUL)} * {scale}", MUL
+        full = shape_of(arg)
+        if (
+            len(arrays) == 2
+            and node.axis is None
+            and not node.keepdims
+            and all(shape_of(f) == full and not isinstance(f, Const) for f in arrays)
+        ):
+            # Σ A ⊙ B as one dot product: no n×k product array
+            left, right = (g.expr(f, ATOM) for f in arrays)
+            flat = "" if len(full) == 1 else ".ravel()"
+            return f"_np.dot({left}{flat}, {right}{flat})", ATOM
     return f"{g.expr(node.arg, ATOM)}.sum({', '.join(options)})", ATOM
 
 
@@ -729,5 +797,22 @@ def _logsumexp(node: Node, g: _Generator) -> tuple[str, int]:
 @python(Softmax)
 def _softmax(node: Node, g: _Generator) -> tuple[str, int]:
     assert isinstance(node, Softmax)
+    lse = LogSumExp(node.arg, node.axis, keepdims=node.axis is not None)
+    if lse in g.nodes:  # cross-entropy computes logsumexp anyway: softmax is exp(Z − logsumexp(Z))
+        g.imports.add("exp")
+        log_softmax = next(
+            (
+                n
+                for n in g.nodes
+                if isinstance(n, Add)
+                and len(n.terms) == 2
+                and node.arg in n.terms
+                and any(split(t) == (Fraction(-1), lse) for t in n.terms)
+            ),
+            None,
+        )
+        if log_softmax is not None:  # and Z − logsumexp(Z) too (log softmax): read it, once
+            return f"_exp({g.expr(log_softmax)})", ATOM
+        return f"_exp({g.expr(node.arg, ADD)} - {g.expr(lse, ADD)})", ATOM
     g.runtime.add("softmax")
     return f"_softmax({g.expr(node.arg)}, {node.axis})", ATOM

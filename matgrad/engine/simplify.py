@@ -548,6 +548,9 @@ def _sum(node: Node, s: Simplifier) -> Node:
     assert isinstance(node, Sum)
     if shape_of(node.arg) == shape_of(node):
         return node.arg
+    inner = node.arg
+    if node.axis is None and not node.keepdims and isinstance(inner, Sum):
+        return s(Sum(inner.arg))  # a sum of partial sums is the sum of every entry
     return _reduction(node, s, 1, node.axis is None and not node.keepdims) or node
 
 
@@ -577,8 +580,10 @@ def _outer(node: Node, s: Simplifier) -> Node:
     (a, left), (b, right) = split(node.left), split(node.right)
     if a * b != 1 and left is not None and right is not None:
         return scale(a * b, s(Outer(left, right)))
-    if isinstance(node.left, Const) and isinstance(node.right, Const):
-        return Const(node.left.value * node.right.value, shape_of(node))  # 1ₙ1ₖᵀ is all ones
+    left_scalars, right_scalars = _scaled_ones(node.left), _scaled_ones(node.right)
+    if left_scalars is not None and right_scalars is not None:
+        # (s·1ₙ)(t·1ₖ)ᵀ is st·1_(n×k): a scalar spread over every entry
+        return s(Mul((*left_scalars, *right_scalars, Const(ONE, shape_of(node)))))
     if _leading_matrix(node.left):
         assert isinstance(node.left, MatMul)
         *matrices, vector = node.left.factors
@@ -588,6 +593,18 @@ def _outer(node: Node, s: Simplifier) -> Node:
         *matrices, vector = node.right.factors
         return s(MatMul((Outer(node.left, vector), *(Transpose(m) for m in reversed(matrices)))))
     return node
+
+
+def _scaled_ones(node: Node) -> list[Node] | None:
+    """The scalar factors s of a vector s·1ₙ (all entries equal), or None if it is not one."""
+    if isinstance(node, Const):
+        return [Const(node.value)]
+    if isinstance(node, Mul):
+        ones = [f for f in node.factors if isinstance(f, Const) and f.shape != () and f.value == 1]
+        scalars = [f for f in node.factors if is_scalar(f)]
+        if len(ones) == 1 and len(ones) + len(scalars) == len(node.factors):
+            return scalars
+    return None
 
 
 def _leading_matrix(node: Node) -> bool:
