@@ -178,6 +178,9 @@ def test_second_order_with_a_symmetric_argument_and_refused_with_respect_to_one(
 
 LINALG_TOKENS = ["A", "B", "x", "(", ")", "@", "+", "-", "*", ".T", "2", ",", "n", "3", ":"]
 LINALG_TOKENS += [f"{f}(" for f in ("det", "logdet", "inv", "diag", "eye", "ones", "trace", "sum")]
+# the rest of the language this issue added: reductions with keywords, elementwise functions
+LINALG_TOKENS += ["axis=", "keepdims=", "=", "True", "-1", "1"]
+LINALG_TOKENS += [f"{f}(" for f in ("mean", "logsumexp", "softmax", "abs", "sign", "sqrt", "arcsin", "norm1")]
 LINALG_SHAPES = {"A": "n,n", "B": "n,n", "S": "n,n:symmetric", "x": "n"}
 SQUARE_LEAVES = ["A", "B", "S", "A @ B", "A + eye(n)", "diag(x)", "A.T", "S @ A"]
 SQUARE_UNARY = ["inv({})", "({}).T", "({}) @ A", "2 * ({})", "({}) + eye(n)", "diag(diag({}))"]
@@ -271,6 +274,19 @@ def _time_limit(seconds: int = 20):
 @given(linalg_objectives())
 def test_random_linear_algebra_trees_are_proven_or_refused_within_budget(text):
     """Every answer is proven; a proof out of budget is refused (TooComplexError), never printed as proven."""
+    try:
+        derivation = derive(text, None, LINALG_SHAPES)
+    except TooComplexError:
+        return
+    assert derivation.proven, text
+
+
+REDUCTIONS = ["sum(logsumexp({}, axis=1))", "sum(softmax({}, axis=0) * A)", "mean(abs({}))", "norm1({})"]
+
+
+@settings(max_examples=6, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.tuples(st.sampled_from(REDUCTIONS), square_matrices()).map(lambda t: t[0].format(t[1])))
+def test_random_trees_with_reductions_are_proven_or_refused_within_budget(text):
     try:
         derivation = derive(text, None, LINALG_SHAPES)
     except TooComplexError:

@@ -580,6 +580,14 @@ def _outer(node: Node, s: Simplifier) -> Node:
     (a, left), (b, right) = split(node.left), split(node.right)
     if a * b != 1 and left is not None and right is not None:
         return scale(a * b, s(Outer(left, right)))
+    for index, side in enumerate((node.left, node.right)):
+        if isinstance(side, Mul) and any(is_scalar(f) for f in side.factors):
+            # (s·u)vᵀ = s·uvᵀ: a scalar leaves the outer product, so xΔᵀ and Δxᵀ can be collected
+            scalars = tuple(f for f in side.factors if is_scalar(f))
+            rest = tuple(f for f in side.factors if not is_scalar(f))
+            vector = rest[0] if len(rest) == 1 else Mul(rest)
+            pair = (vector, node.right) if index == 0 else (node.left, vector)
+            return s(Mul((*scalars, s(Outer(*pair)))))
     left_scalars, right_scalars = _scaled_ones(node.left), _scaled_ones(node.right)
     if left_scalars is not None and right_scalars is not None:
         # (s·1ₙ)(t·1ₖ)ᵀ is st·1_(n×k): a scalar spread over every entry
