@@ -125,7 +125,7 @@ KEPT_SIZES = 3
 
 def concrete_shapes(variables: Sequence[Var], sizes: Sequence[int]) -> dict[str, tuple[int, ...]]:
     """Each name's shape with every size replaced by the next of ``sizes``, except 1 and
-    declared sizes up to :data:`KEPT_SIZES`, which stay."""
+    declared sizes up to ``KEPT_SIZES`` (3), which stay."""
     chosen: dict[Dim, int] = {}
     supply = iter(sizes)
     shapes = {}
