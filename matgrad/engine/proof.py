@@ -277,4 +277,12 @@ def _take(items: Any, count: int) -> list[int]:
     return [next(items) for _ in range(count)]
 
 
-__all__ = ["Proof", "Undecided", "concrete_shapes", "needs_positive_arguments", "prove"]
+__all__ = [
+    "Proof",
+    "Undecided",
+    "concrete_shapes",
+    "needs_both_sizes",
+    "needs_positive_arguments",
+    "prove",
+    "sample_arguments",
+]
