@@ -73,10 +73,19 @@ def _exact(A: Any) -> Any:
     return sympy.Matrix(A.tolist())
 
 
+def _exact_det(matrix: Any) -> Any:
+    # sympy's intermediate simplification (dotprodsimp) expands every product: seconds at 3×3,
+    # where the prover expands once, in a polynomial ring
+    from sympy.matrices.utilities import dotprodsimp
+
+    with dotprodsimp(False):
+        return matrix.det(method="berkowitz")
+
+
 def det(A: Any) -> Any:
     """det(A) of a square matrix."""
     if A.dtype == object:
-        return _exact(A).det(method="berkowitz")
+        return _exact_det(_exact(A))
     return np.linalg.det(A)
 
 
@@ -85,7 +94,7 @@ def logdet(A: Any) -> Any:
     if A.dtype == object:
         import sympy
 
-        return sympy.log(_exact(A).det(method="berkowitz"))
+        return sympy.log(_exact_det(_exact(A)))
     sign, log_abs = np.linalg.slogdet(A)
     if not sign > 0:
         raise ValueError(
@@ -98,8 +107,12 @@ def logdet(A: Any) -> Any:
 def inv(A: Any) -> Any:
     """A⁻¹ of a square, invertible matrix."""
     if A.dtype == object:
+        from sympy.matrices.utilities import dotprodsimp
+
         exact = _exact(A)
-        return np.array((exact.adjugate() / exact.det(method="berkowitz")).tolist(), dtype=object)
+        with dotprodsimp(False):
+            adjugate = exact.adjugate(method="berkowitz")
+        return np.array((adjugate / _exact_det(exact)).tolist(), dtype=object)
     return np.linalg.inv(A)
 
 

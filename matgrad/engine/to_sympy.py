@@ -11,6 +11,7 @@ the opaque ``sigma`` with σ′ = σ(1 − σ)), so both sides of a proof use th
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from functools import reduce
 from typing import Any
@@ -212,20 +213,47 @@ def _outer(node: Node, args: list[Array], c: _Context) -> Array:
     return _objects(np.multiply.outer(args[0], args[1]))
 
 
+def leibniz_det(matrix: Array) -> Any:
+    """det A = Σ_π sgn(π) Πᵢ A[i, π(i)], the definition, unexpanded (the prover expands it in a ring).
+
+    The reference must not share the generated code's determinant (sympy's Berkowitz
+    algorithm); the definition is also faster for the 2×2 and 3×3 shapes proofs use.
+    """
+    n = matrix.shape[0]
+    terms = []
+    for permutation in itertools.permutations(range(n)):
+        inversions = sum(permutation[i] > permutation[j] for i in range(n) for j in range(i + 1, n))
+        product = sympy.Mul(*(matrix[i, permutation[i]] for i in range(n)))
+        terms.append(-product if inversions % 2 else product)
+    return sympy.Add(*terms)
+
+
+def cramer_inverse(matrix: Array) -> Array:
+    """(A⁻¹)ᵢⱼ = (−1)^{i+j} det(A without row j and column i) / det A."""
+    n = matrix.shape[0]
+    determinant = leibniz_det(matrix)
+    out = np.empty((n, n), dtype=object)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(matrix, j, axis=0), i, axis=1)
+            cofactor = leibniz_det(minor) if n > 1 else sympy.Integer(1)
+            out[i, j] = (-1) ** (i + j) * cofactor / determinant
+    return out
+
+
 @translate(Det)
 def _det(node: Node, args: list[Array], c: _Context) -> Array:
-    return _objects(sympy.Matrix(args[0].tolist()).det(method="berkowitz"))
+    return _objects(leibniz_det(args[0]))
 
 
 @translate(LogDet)
 def _logdet(node: Node, args: list[Array], c: _Context) -> Array:
-    return _objects(sympy.log(sympy.Matrix(args[0].tolist()).det(method="berkowitz")))
+    return _objects(sympy.log(leibniz_det(args[0])))
 
 
 @translate(Inverse)
 def _inverse(node: Node, args: list[Array], c: _Context) -> Array:
-    matrix = sympy.Matrix(args[0].tolist())
-    return _objects(np.array((matrix.adjugate() / matrix.det(method="berkowitz")).tolist(), dtype=object))
+    return _objects(cramer_inverse(args[0]))
 
 
 @translate(Diagonal)

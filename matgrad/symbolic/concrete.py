@@ -20,6 +20,7 @@ import sympy
 from matgrad.registry import Objective
 from matgrad.signature import BIAS_KINDS, BiasKind
 from matgrad.symbolic.arrays import Array, as_sympy, numeric_instance, symbol_arrays
+from matgrad.symbolic.fields import NotRational, RationalFunctions
 from matgrad.symbolic.functions import rational_zero, sigma, sigma_normal_form
 from matgrad.symbolic.polynomials import AtomRing, NotPolynomial
 from matgrad.symbolic.verdict import CONCRETE, Counterexample, Ledger, Verdict, method_name
@@ -124,6 +125,8 @@ class ExactGradient:
         candidates = list(candidates)
         self._candidates = candidates
         self._normal: tuple[AtomRing, Any, Any] | bool | None = False  # built on first need
+        self._rational: RationalFunctions | None = None  # built on first need
+        self._rational_value: Any = None
         try:
             self.ring: AtomRing | None = AtomRing([self.value, *candidates])
             self._value_polynomial = self.ring(self.value)
@@ -162,6 +165,10 @@ class ExactGradient:
                     return True, 0
         # exp, tanh or σ(−v) in the candidate: the same function of other atoms (1/(1 + e⁻ᶻ) is σ(z)).
         special = as_sympy(candidate).has(sympy.exp, sympy.tanh, sigma)
+        if not special and residual is None:
+            equal = self._rational_equal(candidate, symbol)
+            if equal is not None:
+                return equal, 0 if equal else as_sympy(candidate) - sympy.diff(self.value, symbol)
         if special and self._normal_zero(candidate, symbol):
             return True, 0
         if (
@@ -174,6 +181,28 @@ class ExactGradient:
         # Determinants and inverses give rational functions: a zero numerator over a common
         # denominator decides exactly and fast; simplify is the slow fallback.
         return rational_zero(difference) or vanishes(difference), difference
+
+    def _rational_equal(self, candidate: Any, symbol: Any) -> bool | None:
+        """Whether candidate = ∂value/∂symbol as rational functions of the entries; None: not both rational.
+
+        Determinants and inverses land here: equality of reduced fractions is exact, and
+        far faster than bringing the difference over a common denominator in sympy.
+        """
+        if self._rational is None:
+            self._rational = RationalFunctions(dict.fromkeys(s for a in self.arrays.values() for s in a.flat))
+            try:
+                self._rational_value = self._rational(self.value)
+            except NotRational:  # e.g. a log-determinant: its derivatives may still be rational
+                self._rational_value = None
+        field = self._rational
+        try:
+            if self._rational_value is not None:
+                expected = field.derivative(self._rational_value, symbol)
+            else:
+                expected = field(sympy.diff(self.value, symbol))
+            return field.equal(field(as_sympy(candidate)), expected)
+        except NotRational:
+            return None
 
     def _normal_zero(self, candidate: Any, symbol: Any) -> bool:
         """The fast path again, on value and candidates in σ normal form (σ(−v) = 1 − σ(v), ...)."""

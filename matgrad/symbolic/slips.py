@@ -26,6 +26,7 @@ from matgrad import vjp
 from matgrad.registry import OBJECTIVES, Objective
 from matgrad.symbolic.arrays import Array, as_sympy, symbol_arrays
 from matgrad.symbolic.concrete import Case, ExactGradient, run_candidate, vanishes
+from matgrad.symbolic.fields import NotRational, RationalFunctions
 from matgrad.symbolic.functions import rational_zero
 from matgrad.symbolic.polynomials import AtomRing, NotPolynomial
 
@@ -151,10 +152,13 @@ def same_array(a: Array, b: Array) -> bool:
         ring = AtomRing([*a.flat, *b.flat])
         return all(ring(x) == ring(y) for x, y in zip(a.flat, b.flat, strict=True))
     except NotPolynomial:
-        return all(
-            rational_zero(as_sympy(x) - as_sympy(y)) or vanishes(as_sympy(x) - as_sympy(y))
-            for x, y in zip(a.flat, b.flat, strict=True)
-        )
+        pass
+    first, second = [as_sympy(x) for x in a.flat], [as_sympy(y) for y in b.flat]
+    try:  # determinants and inverses: rational functions, compared exactly and fast
+        field = RationalFunctions(sorted(set().union(*(e.free_symbols for e in first + second)), key=str))
+        return all(field.equal(field(x), field(y)) for x, y in zip(first, second, strict=True))
+    except NotRational:
+        return all(rational_zero(x - y) or vanishes(x - y) for x, y in zip(first, second, strict=True))
 
 
 def _matches(candidate: Array, truth: Array, variants: Iterable[tuple[str, Any]]) -> set[str]:
