@@ -24,7 +24,7 @@ CASES = {
     ),
     "logsumexp": ("logsumexp(x)", {"x": "n"}, "x", "softmax(x)"),
     "softmax": ("sum(softmax(x) * c)", {"x": "n", "c": "n"}, "x", "softmax(x) ⊙ (c − sum(c ⊙ softmax(x)))"),
-    "mean": ("mean((X @ w - y)**2)", {"X": "n,k", "w": "k", "y": "n"}, "w", "2((Xᵀ(Xw − y)) / n)"),
+    "mean": ("mean((X @ w - y)**2)", {"X": "n,k", "w": "k", "y": "n"}, "w", "2(Xᵀ(Xw − y) / n)"),
     "mean of all": ("mean(X)", {"X": "n,k"}, "X", "1_(n×k) / (n·k)"),
     "row sums": ("sum(sum(X, axis=1) ** 2)", {"X": "n,k"}, "X", "2X1ₖ1ₖᵀ"),
     "column means": ("sum(mean(X, axis=0) ** 2)", {"X": "n,k"}, "X", "2(((1ₙᵀX) ⊙ 1_(n×k)) / n²)"),

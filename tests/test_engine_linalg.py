@@ -37,6 +37,14 @@ def _symmetric_direction(rng: np.random.Generator, n: int) -> np.ndarray:
         ("trace(X @ eye(n)) + sum(ones(n) * diag(X))", SQUARE, "X", "2Iₙ"),
         ("logdet(S)", {"S": "n,n:spd"}, "S", "S⁻¹"),
         ("trace(A @ S)", {"A": "n,n", "S": "n,n:symmetric"}, "S", "(Aᵀ + A) / 2"),
+        # the Rayleigh quotient's gradient in one fraction, and its other terms over the common denominator
+        ("(x @ S @ x) / (x @ x)", {"x": "n", "S": "n,n:symmetric"}, "x", "2((xᵀx)·Sx − (xᵀSx)·x) / (xᵀx)²"),
+        (
+            "1 / sum(x) + sum(x * x) / sum(x) ** 2",
+            {"x": "n"},
+            "x",
+            "(2sum(x)·x + (−2sum(x^⊙²) − sum(x))·1ₙ) / sum(x)³",
+        ),
     ],
 )
 def test_linear_algebra_is_derived_proven_and_printed(expression, shapes, wrt, text):

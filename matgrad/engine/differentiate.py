@@ -46,7 +46,7 @@ from matgrad.engine.nodes import (
     walk,
 )
 from matgrad.engine.shapes import format_shape, shape_of
-from matgrad.engine.simplify import Simplifier
+from matgrad.engine.simplify import Simplifier, over_common_denominator
 
 ONE = Fraction(1)
 
@@ -129,9 +129,9 @@ def differentiate(value: Node, wrt: Sequence[str]) -> Gradients:
             shape = var.shape if var is not None else ()
             gradients[name] = Const(Fraction(0), shape)
         elif var.structure:
-            gradients[name] = simplify(symmetric_part(adjoints[var]))
+            gradients[name] = over_common_denominator(simplify(symmetric_part(adjoints[var])))
         else:
-            gradients[name] = adjoints[var]
+            gradients[name] = over_common_denominator(adjoints[var])
     return Gradients(value, gradients, tuple(steps))
 
 
@@ -139,7 +139,7 @@ def symmetric_part(G: Node) -> Node:
     """½(G + Gᵀ): the gradient on symmetric matrices for ⟨A, B⟩ = tr(AᵀB).
 
     For symmetric dA, ⟨G, dA⟩ = ⟨½(G + Gᵀ), dA⟩, and ½(G + Gᵀ) is itself symmetric, so
-    it is the one symmetric matrix that represents df (see derivations/engine_structure.md).
+    it is the one symmetric matrix that represents df (see derivations/symmetric.md).
     """
     return Mul((Const(Fraction(1, 2)), Add((G, Transpose(G)))))
 

@@ -239,10 +239,16 @@ def _mul(node: Node, p: _Printer) -> tuple[str, int]:
     denominators = [_invert(f) for f in node.factors if _is_reciprocal(f)]
     if denominators and all(shape_of(d) == () for d in denominators):
         top = _hadamard(numerators, p) if numerators else ("1", ATOM)
+        scalars = [f for f in numerators if isinstance(f, Const) and f.shape == ()]
+        others = [f for f in numerators if not (isinstance(f, Const) and f.shape == ())]
+        if scalars and others:  # 2((xᵀx)·Ax − (xᵀAx)·x) / (xᵀx)², not (2·(…)) / (xᵀx)²
+            coefficient = math.prod((c.value for c in scalars), start=Fraction(1))
+            top = _scaled(coefficient, others[0] if len(others) == 1 else Mul(tuple(others)), p)
         bottom = _hadamard(denominators, p)
         if p.style.latex:
             return rf"\frac{{{top[0]}}}{{{bottom[0]}}}", ATOM
-        return f"{_wrap(top, POSTFIX, p)} / {_wrap(bottom, POSTFIX, p)}", HADAMARD
+        grouped = top[1] == PRODUCT and top[0].endswith(")")  # 2(…): the coefficient's group is enough
+        return f"{top[0] if grouped else _wrap(top, POSTFIX, p)} / {_wrap(bottom, POSTFIX, p)}", HADAMARD
     if denominators:
         top = _hadamard(numerators, p) if numerators else ("1", ATOM)
         slash = r" \oslash " if p.style.latex else " ⊘ "

@@ -669,3 +669,47 @@ def _diagonal(node: Node, s: Simplifier) -> Node:
 @rule(LogSumExp, Softmax)
 def _softmax_family(node: Node, s: Simplifier) -> Node:
     return node  # its argument is simplified already; no rewrite of its own
+
+
+def over_common_denominator(node: Node) -> Node:
+    """A sum whose terms share a scalar denominator as one fraction: a/d − b/d² = (d·a − b)/d².
+
+    The Cookbook's form for quotients such as the Rayleigh quotient's gradient. It runs
+    once, on a finished gradient, from the innermost sums out (through products, not into
+    other functions): inside the simplifier, the rule that distributes a factor over a sum
+    would undo it.
+    """
+    if isinstance(node, Mul):
+        factors: list[Node] = []
+        for factor in node.factors:
+            combined = over_common_denominator(factor) if isinstance(factor, Add) else factor
+            if combined is not factor and isinstance(combined, Mul):
+                factors.extend(combined.factors)
+            else:
+                factors.append(combined)
+        return node if tuple(factors) == node.factors else Mul(tuple(factors))
+    if not isinstance(node, Add):
+        return node
+    parsed: list[tuple[Fraction, list[Node], dict[Node, Fraction]]] = []
+    for term in map(over_common_denominator, node.terms):  # inner sums first: (a/d² + b/d)·1ₙ
+        coefficient, body = split(term)
+        factors = list(body.factors) if isinstance(body, Mul) else [body] if body is not None else []
+        denominator = {f.base: -f.exponent for f in factors if isinstance(f, Power) and _is_denominator(f)}
+        parsed.append((coefficient, [f for f in factors if not _is_denominator(f)], denominator))
+    bases = [base for _, _, denominator in parsed for base in denominator]
+    if not any(bases.count(base) > 1 for base in bases):
+        return node  # nothing shared: one fraction would only be longer
+    common: dict[Node, Fraction] = {}
+    for base in bases:
+        common[base] = max(d.get(base, Fraction(0)) for _, _, d in parsed)
+    numerators = []
+    for coefficient, rest, denominator in parsed:
+        missing = [Power(b, e - denominator.get(b, Fraction(0))) for b, e in common.items()]
+        numerators.append(Mul((Const(coefficient), *missing, *rest, Const(ONE, shape_of(node)))))
+    numerator = simplify(Add(tuple(numerators)))
+    tops = numerator.factors if isinstance(numerator, Mul) else (numerator,)
+    return Mul((*tops, *(Power(base, -exponent) for base, exponent in common.items())))
+
+
+def _is_denominator(factor: Node) -> bool:
+    return isinstance(factor, Power) and factor.exponent < 0 and is_scalar(factor)
