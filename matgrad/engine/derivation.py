@@ -109,9 +109,18 @@ class Derivation:
         return None if self.proof is None else self.proof.proven
 
     def __str__(self) -> str:
-        shapes = ", ".join(f"{n}: {format_shape(s)}" for n, s in self.shapes.items())
+        shapes = ", ".join(
+            f"{n}: {format_shape(v.shape)}" + (f" {v.structure}" if v.structure else "")
+            for n, v in self.variables.items()
+        )
         lines = [f"f = {self.value_text}    ({shapes})"]
         lines += [f"∂f/∂{name} = {self.text(name)}" for name in self.wrt]
+        lines += [
+            f"(∂f/∂{n} is the symmetric G with df = tr(Gᵀ d{n}) for every symmetric d{n}; "
+            "see derivations/symmetric.md)"
+            for n in self.wrt
+            if self.variables[n].structure
+        ]
         where = self.where()
         if where:
             lines.append("where " + ", ".join(f"{text_name(n)} = {d}" for n, d in where))
