@@ -7,7 +7,12 @@ generated numpy code against the hand-written code of ``matgrad.affine`` and
 checks included) and the unchecked core ``evaluate``. Row biases are 1-D, all
 gradients are requested, float64.
 
-Run from the repository root:  python benchmarks/bench_engine.py [--quick]
+With ``--cookbook`` it prints instead the wall time of ``derive`` (proofs included) for
+every identity of the Matrix Cookbook table (``matgrad/engine/cookbook.py``): the median
+and the largest of ``--rounds`` calls per identity (sympy's import is paid once, before the
+first identity), against the goal of every call under 1 s.
+
+Run from the repository root:  python benchmarks/bench_engine.py [--quick] [--cookbook [--rounds N]]
 """
 
 from __future__ import annotations
@@ -87,6 +92,38 @@ def derivation_times() -> None:
         print(f"  {objective.id:<18} {first * 1e3:>9.1f} ms {median * 1e3:>10.1f} ms {proofs:>7.2f} s")
 
 
+def cookbook_times(rounds: int) -> None:
+    from matgrad.engine import derive
+    from matgrad.engine.cookbook import COOKBOOK
+
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    derive("det(X)", "X", {"X": "n,n"})  # imports sympy and the prover: paid once, not per identity
+    print(f"  {'eq.':>6} {'f':<40} {'median':>8} {'max':>8}  exact proofs at (∂f/∂· argument's shape)")
+    slowest = []
+    for entry in COOKBOOK:
+        seconds = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            derivation = derive(entry.expression, entry.wrt, dict(entry.shapes))
+            seconds.append(time.perf_counter() - start)
+        assert derivation.proven, derivation.proof.summary()
+        proof = derivation.proof
+        shapes = " and ".join(
+            "×".join(map(str, s[entry.wrt])) for s in (proof.symbolic_shapes, *proof.more_symbolic_shapes)
+        )
+        slowest.append(max(seconds))
+        print(
+            f"  ({entry.equation:>4}) {entry.expression:<40} {statistics.median(seconds):>6.2f} s "
+            f"{max(seconds):>6.2f} s  {shapes}"
+        )
+    over = sum(s >= 1.0 for s in slowest)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"{len(slowest)} identities, {rounds} rounds each: slowest call {max(slowest):.2f} s; "
+        f"goal (every derive < 1 s) {'HOLDS' if over == 0 else f'FAILS ({over} at or above 1 s)'}"
+    )
+
+
 def code_times(objective: Objective, repeat: int, budget: float) -> None:
     generated = seed_example(objective, "vector").derive(prove=False).function
     rng = np.random.default_rng(0)
@@ -114,7 +151,12 @@ def code_times(objective: Objective, repeat: int, budget: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
+    parser.add_argument("--cookbook", action="store_true", help="time derive() on every Cookbook identity")
+    parser.add_argument("--rounds", type=int, default=3, help="derive() calls per identity (--cookbook)")
     args = parser.parse_args()
+    if args.cookbook:
+        cookbook_times(args.rounds)
+        return
     repeat, budget = (3, 0.02) if args.quick else (9, 0.05)
     threads = os.environ["OPENBLAS_NUM_THREADS"]
     print(f"numpy {np.__version__}, Python {sys.version.split()[0]}, OPENBLAS_NUM_THREADS={threads}")

@@ -236,3 +236,23 @@ def test_every_cookbook_identity_is_proven_and_prints_as_recorded(catalogue, ent
 
 def test_the_cookbook_table_holds_at_least_forty_equations():
     assert len({entry.equation for entry in COOKBOOK}) >= 40
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [e for e in COOKBOOK if any(f in e.expression for f in ("det(", "inv("))],
+    ids=lambda e: f"({e.equation})-{e.wrt}",
+)
+def test_every_cookbook_determinant_and_inverse_is_proven_exactly_at_3x3(monkeypatch, entry):
+    """The 3×3 pass decides, given time: on a loaded machine 0.5 s may not be enough, so 20 s here."""
+    from matgrad.engine import proof
+
+    monkeypatch.setattr(proof, "LARGER_SHAPES_SECONDS", 20.0)
+    derivation = derive(entry.expression, entry.wrt, dict(entry.shapes), timeout=None)
+    assert derivation.proven, derivation.proof.summary()
+    assert derivation.proof.symbolic_note == ""
+    larger = derivation.proof.more_symbolic_shapes
+    if larger != ():  # the 3×2 rows have no other shapes to try
+        assert any(s == (3, 3) for s in larger[0].values())
+    else:
+        assert any(s == (3, 2) for s in derivation.proof.symbolic_shapes.values())
