@@ -18,7 +18,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,9 @@ BLOCK_BYTES = 1 << 18
 def block_size(dtype: DTypeLike) -> int:
     """Elements per block for arrays of ``dtype``."""
     return max(1, BLOCK_BYTES // int(np.dtype(dtype).itemsize))
+
+
+_BLOCK_SIZES: dict[np.dtype[Any], int] = {}
 
 
 MAX_THREADS = 256
@@ -53,7 +56,14 @@ def num_threads() -> int:
     The variable is checked on every call, whatever the input's size: it must be a
     positive integer in ASCII digits; values above :data:`MAX_THREADS` are capped.
     """
-    configured = os.environ.get("MATGRAD_NUM_THREADS", "").strip()
+    return _threads_from(os.environ.get("MATGRAD_NUM_THREADS", ""))
+
+
+@lru_cache(maxsize=16)
+def _threads_from(setting: str) -> int:
+    # Cached by the variable's text: parsing it cost a measurable part of a call at the seed size.
+    # An invalid setting raises every time (exceptions are not cached).
+    configured = setting.strip()
     if configured:
         if not (configured.isascii() and configured.isdigit()) or int(configured) < 1:
             raise ValueError(f"MATGRAD_NUM_THREADS must be a positive integer; got {configured!r}")
@@ -92,15 +102,20 @@ def map_blocks(kernel: Callable[..., object], out: Array, *inputs: Array) -> Arr
     """
     threads = num_threads()  # validates MATGRAD_NUM_THREADS for every input, large or small
     arrays = (out, *inputs)
-    if any(a.shape != out.shape for a in inputs):
-        raise ValueError(f"map_blocks needs equal shapes; got {[a.shape for a in arrays]}")
-    block = block_size(out.dtype)
+    # Plain loops, not any()/all() over generators: this runs twice per call of the network,
+    # and at the seed size the generators cost as much as the arithmetic.
+    shape, single_call = out.shape, False
+    for a in arrays:
+        if a.shape != shape:
+            raise ValueError(f"map_blocks needs equal shapes; got {[a.shape for a in arrays]}")
+        single_call = single_call or a.dtype == object
     # dtype first: the symbolic prover's arrays of symbolic shape have no size or flags.
-    single_call = (
-        any(a.dtype == object for a in arrays)
-        or out.size <= block
-        or not all(a.flags.c_contiguous for a in arrays)
-    )
+    block = _BLOCK_SIZES.get(out.dtype) or _BLOCK_SIZES.setdefault(out.dtype, block_size(out.dtype))
+    if not single_call and out.size > block:
+        for a in arrays:
+            single_call = single_call or not a.flags.c_contiguous
+    else:
+        single_call = True
     if single_call:
         kernel(out, *inputs)
         return out

@@ -8,7 +8,8 @@ arguments, and it can make arrays of any concrete sizes for tests and checks.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -18,6 +19,7 @@ BiasKind = Literal["full", "row", "vector"]
 BIAS_KINDS: tuple[BiasKind, ...] = ("full", "row", "vector")
 
 _AXIS_WORDS = ("rows", "columns")
+_VALIDATED_KEPT = 256  # shape and dtype combinations a signature remembers as checked
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,11 @@ class Signature:
     """The ordered arguments of an objective, with their symbolic shapes."""
 
     args: tuple[Arg, ...]
+    _validated: dict[tuple[Any, ...], np.dtype[Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.args)
 
@@ -121,8 +126,17 @@ class Signature:
                     f"silently: pass {name}.filled(value), or only the unmasked rows"
                 )
         arrays = {name: np.asarray(values[name]) for name in self.names}
-        dtype = self.working_dtype(arrays)
-        self._check_shapes(arrays)
+        # The checks depend on shapes and dtypes only: a combination seen before passed them
+        # (a failing one raised and was not recorded), and repeating them cost a sixth of a
+        # call at the seed size.
+        key = tuple((a.shape, a.dtype) for a in arrays.values())
+        dtype = self._validated.get(key)
+        if dtype is None:
+            dtype = self.working_dtype(arrays)
+            self._check_shapes(arrays)
+            if len(self._validated) >= _VALIDATED_KEPT:
+                self._validated.clear()
+            self._validated[key] = dtype
         return {name: np.asarray(a, dtype=dtype) for name, a in arrays.items()}
 
     def check(self, arrays: Mapping[str, Any]) -> np.dtype[Any]:

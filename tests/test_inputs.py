@@ -114,3 +114,18 @@ def test_network_gradients_finite_for_huge_pre_activations(bias):
     H = arrays[0] @ arrays[2]
     if np.all(np.abs(H) > 800):
         assert not np.any(grads["W1"])
+
+
+def test_remembered_checks_never_let_a_bad_call_through():
+    """validate() remembers shape and dtype combinations that passed; nothing else may skip the checks."""
+    rng = np.random.default_rng(0)
+    X, W, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    affine.value_and_grad(X, W, b)
+    for _ in range(2):  # a failure is not remembered as a pass
+        with pytest.raises(ValueError, match="disagree on size"):
+            affine.value_and_grad(X, rng.standard_normal((4, 2)), b)
+    with pytest.raises(TypeError, match="numeric arrays"):
+        affine.value_and_grad(X.astype(str), W, b)  # same shapes, another dtype
+    f32 = affine.value_and_grad(X.astype(np.float32), W.astype(np.float32), b.astype(np.float32))
+    assert f32[1]["W"].dtype == np.float32
+    assert affine.value_and_grad(X, W, b)[1]["W"].dtype == np.float64
