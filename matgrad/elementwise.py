@@ -62,7 +62,7 @@ def sigmoid(H: NDArray[Any], *, out: NDArray[Any] | None = None) -> NDArray[Any]
         return out
     if out is None:
         out = np.empty(H.shape, np.result_type(H, 0.0))
-    if np.iscomplexobj(H):
+    if H.dtype.kind == "c":
         negative, e = _exp_minus_abs(H)
         np.add(e, 1, out=out)
         np.reciprocal(out, out=out)

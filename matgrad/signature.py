@@ -119,17 +119,19 @@ class Signature:
             For a wrong number of dimensions or a shape that does not fit the others;
             the message names the argument, its shape and the shape expected.
         """
+        arrays: dict[str, NDArray[Any]] = {}
         for name in self.names:
-            if isinstance(values[name], np.ma.MaskedArray):
+            value = values[name]
+            if isinstance(value, np.ma.MaskedArray):
                 raise TypeError(
                     f"{name} is a masked array; matgrad does not honour masks and will not drop one "
                     f"silently: pass {name}.filled(value), or only the unmasked rows"
                 )
-        arrays = {name: np.asarray(values[name]) for name in self.names}
+            arrays[name] = np.asarray(value)
         # The checks depend on shapes and dtypes only: a combination seen before passed them
         # (a failing one raised and was not recorded), and repeating them cost a sixth of a
         # call at the seed size.
-        key = tuple((a.shape, a.dtype) for a in arrays.values())
+        key = tuple([(a.shape, a.dtype) for a in arrays.values()])
         dtype = self._validated.get(key)
         if dtype is None:
             dtype = self.working_dtype(arrays)
