@@ -8,8 +8,10 @@ from statistics import median, quantiles
 NOISE_LIMIT = 0.25
 """A row whose ratios spread more than this (IQR / median) is re-measured, then marked noisy."""
 
-# The issue's goals.
+# The issues' goals (issue 12, then issue 14's second round).
 ROOFLINE_FACTOR = 1.15  # value + all gradients at large sizes, vs the same matrix products
+NETWORK_ROOFLINE_FACTOR = 1.10  # issue 14: the network at large sizes, both placements, dtypes, biases
+SEED_TORCH_FACTOR = 0.2  # issue 14: at the seed size, at least 5× faster than torch eager
 WRT_W_FACTOR = 1.25  # wrt=("W",) "costs about two matmuls, not three": nearer two than three
 MEMORY_BUFFERS = 2  # peak extra memory: the gradients plus this many of the largest product
 
@@ -173,6 +175,31 @@ def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
         )
     else:
         results.append((None, "large sizes: not run (use the full mode)"))
+
+    network = [r for r in large if r.objective.startswith("sigmoid_net")]
+    if network:
+        worst = max(network, key=lambda r: r.ratio("matgrad", "products") or 0)
+        ratio = worst.ratio("matgrad", "products") or 0
+        results.append(
+            (
+                ratio <= NETWORK_ROOFLINE_FACTOR,
+                f"large sizes: the network's value + all gradients ≤ {NETWORK_ROOFLINE_FACTOR}× its matrix "
+                f"products; worst {ratio:.2f}× ({_name(worst)})",
+            )
+        )
+    seed = [r for r in rows if r.size == "seed"]
+    for framework, bound, word in (
+        ("torch", SEED_TORCH_FACTOR, f"at least {1 / SEED_TORCH_FACTOR:g}× faster than torch eager"),
+        ("jax", None, "faster than jax.jit(value_and_grad) in every row"),
+    ):
+        timed = [r for r in seed if r.ratio("matgrad", framework) is not None]
+        if not timed:
+            results.append((None, f"seed size {word}: not measured"))
+            continue
+        worst = max(timed, key=lambda r: r.ratio("matgrad", framework) or 0)
+        ratio = worst.ratio("matgrad", framework) or 0
+        holds = ratio <= bound if bound is not None else ratio < 1
+        results.append((holds, f"seed size {word}: worst matgrad/{framework} = {ratio:.2f} ({_name(worst)})"))
 
     for framework, strict in (("torch", True), ("jax", False)):
         timed = [r for r in rows if r.ratio("matgrad", framework) is not None]

@@ -14,17 +14,17 @@ from conftest import objective_cases
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-def _load_cases():
+def _load(name: str):
     # By path, under a distinct name: benchmarks/ is not a package, and putting it on
     # sys.path would shadow any module called "cases" for the rest of the session.
-    spec = importlib.util.spec_from_file_location("matgrad_benchmark_cases", BENCHMARKS / "cases.py")
+    spec = importlib.util.spec_from_file_location(f"matgrad_benchmark_{name}", BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
-cases = _load_cases()
+cases, report = _load("cases"), _load("report")
 Case, record_products = cases.Case, cases.record_products
 
 
@@ -81,3 +81,34 @@ def test_scale_benchmark_out_of_core_runs_on_disk_with_flat_memory(tmp_path):
         peak_gb = float(row[-3])  # "... <peak> GB yes"
         assert peak_gb < 0.5, row  # X is 0.1 GB on disk; a block is at most 64 MB
     assert list(tmp_path.iterdir()) == []  # the files are deleted
+
+
+def _row(objective: str, size: str, seconds: dict[str, float]):
+    samples = {method: [value] * 4 for method, value in seconds.items()}
+    return report.Row(objective, "row", size, size, "float64", seconds, samples, 4, None)
+
+
+def _verdict(results, start: str):
+    (holds,) = [h for h, text in results if text.startswith(start)]
+    return holds
+
+
+@pytest.mark.parametrize(("torch", "jax", "products"), [(5.5, 0.9, 1.05), (4.0, 1.1, 1.2)])
+def test_issue_14_goals_are_judged_from_the_measured_ratios(torch, jax, products):
+    """Seed: ≥ 5× faster than torch, faster than jax.jit; large network: ≤ 1.10× its products."""
+    rows = [
+        _row("sigmoid_net.pre", "seed", {"matgrad": 1.0, "torch": torch, "jax": jax}),
+        _row("sigmoid_net.post", "large", {"matgrad": products, "products": 1.0}),
+    ]
+    results = report.goals(rows)
+    assert _verdict(results, "seed size at least 5× faster than torch") is (torch >= 5)
+    assert _verdict(results, "seed size faster than jax.jit") is (jax > 1)
+    assert _verdict(results, "large sizes: the network's") is (products <= 1.10)
+
+
+def test_noisy_rows_are_left_out_of_the_goals():
+    noisy = _row("sigmoid_net.pre", "seed", {"matgrad": 1.0, "torch": 2.0, "jax": 0.5})
+    noisy.noisy = True
+    results = report.goals([noisy, _row("affine", "seed", {"matgrad": 1.0, "torch": 9.0, "jax": 2.0})])
+    assert _verdict(results, "seed size at least 5× faster than torch") is True
+    assert _verdict(results, "seed size faster than jax.jit") is True
