@@ -164,8 +164,7 @@ def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
 
     large = [r for r in rows if r.size == "large" and r.ratio("matgrad", "products") is not None]
     if large:
-        worst = max(large, key=lambda r: r.ratio("matgrad", "products") or 0)
-        ratio = worst.ratio("matgrad", "products") or 0
+        worst, ratio = _worst(large, "matgrad", "products")
         results.append(
             (
                 ratio <= ROOFLINE_FACTOR,
@@ -178,8 +177,7 @@ def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
 
     network = [r for r in large if r.objective.startswith("sigmoid_net")]
     if network:
-        worst = max(network, key=lambda r: r.ratio("matgrad", "products") or 0)
-        ratio = worst.ratio("matgrad", "products") or 0
+        worst, ratio = _worst(network, "matgrad", "products")
         results.append(
             (
                 ratio <= NETWORK_ROOFLINE_FACTOR,
@@ -196,8 +194,7 @@ def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
         if not timed:
             results.append((None, f"seed size {word}: not measured"))
             continue
-        worst = max(timed, key=lambda r: r.ratio("matgrad", framework) or 0)
-        ratio = worst.ratio("matgrad", framework) or 0
+        worst, ratio = _worst(timed, "matgrad", framework)
         holds = ratio <= bound if bound is not None else ratio < 1
         results.append((holds, f"seed size {word}: worst matgrad/{framework} = {ratio:.2f} ({_name(worst)})"))
 
@@ -206,8 +203,7 @@ def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
         if not timed:
             results.append((None, f"{framework}: not installed, not compared"))
             continue
-        worst = max(timed, key=lambda r: r.ratio("matgrad", framework) or 0)
-        ratio = worst.ratio("matgrad", framework) or 0
+        worst, ratio = _worst(timed, "matgrad", framework)
         holds = ratio < 1 if strict else ratio <= 1
         word = "faster than torch eager autograd" if strict else "no slower than jax.jit"
         mismatched = [_name(r) for r in timed if framework in r.mismatch]
@@ -226,8 +222,7 @@ def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
     if not affine_w:
         results.append((None, "wrt=('W',) on ‖XW+b‖²: judged at the large size, not run"))
     else:
-        worst = max(affine_w, key=lambda r: r.ratio("matgrad_wrt", "products_wrt") or 0)
-        ratio = worst.ratio("matgrad_wrt", "products_wrt") or 0
+        worst, ratio = _worst(affine_w, "matgrad_wrt", "products_wrt")
         of_all = worst.ratio("matgrad_wrt", "products") or 0
         results.append(
             (
@@ -252,6 +247,12 @@ def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
     else:
         results.append((None, "memory: not measured (full mode, large size)"))
     return results
+
+
+def _worst(rows: list[Row], method: str, reference: str) -> tuple[Row, float]:
+    """The row with the largest ratio of ``method`` to ``reference``, and that ratio."""
+    worst = max(rows, key=lambda r: r.ratio(method, reference) or 0)
+    return worst, worst.ratio(method, reference) or 0
 
 
 def _name(row: Row) -> str:

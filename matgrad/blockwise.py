@@ -36,7 +36,7 @@ def block_size(dtype: DTypeLike) -> int:
     return max(1, BLOCK_BYTES // int(np.dtype(dtype).itemsize))
 
 
-_BLOCK_SIZES: dict[np.dtype[Any], int] = {}
+_block_size_of = cache(block_size)  # by numpy dtype: map_blocks asks on every call
 
 
 MAX_THREADS = 256
@@ -110,7 +110,7 @@ def map_blocks(kernel: Callable[..., object], out: Array, *inputs: Array) -> Arr
             raise ValueError(f"map_blocks needs equal shapes; got {[a.shape for a in arrays]}")
         single_call = single_call or a.dtype == object
     # dtype first: the symbolic prover's arrays of symbolic shape have no size or flags.
-    block = _BLOCK_SIZES.get(out.dtype) or _BLOCK_SIZES.setdefault(out.dtype, block_size(out.dtype))
+    block = _block_size_of(out.dtype)
     if not single_call and out.size > block:
         for a in arrays:
             single_call = single_call or not a.flags.c_contiguous

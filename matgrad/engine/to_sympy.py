@@ -236,8 +236,7 @@ def cramer_inverse(matrix: Array) -> Array:
     for i in range(n):
         for j in range(n):
             minor = np.delete(np.delete(matrix, j, axis=0), i, axis=1)
-            cofactor = leibniz_det(minor) if n > 1 else sympy.Integer(1)
-            out[i, j] = (-1) ** (i + j) * cofactor / determinant
+            out[i, j] = (-1) ** (i + j) * leibniz_det(minor) / determinant  # a 0×0 minor's det is 1
     return out
 
 

@@ -168,7 +168,7 @@ class ExactGradient:
         if not special and residual is None:
             equal = self._rational_equal(candidate, symbol)
             if equal is not None:
-                return equal, 0 if equal else as_sympy(candidate) - sympy.diff(self.value, symbol)
+                return equal, 0 if equal else as_sympy(candidate) - self.expected(symbol)
         if special and self._normal_zero(candidate, symbol):
             return True, 0
         if (
@@ -199,7 +199,7 @@ class ExactGradient:
             if self._rational_value is not None:
                 expected = field.derivative(self._rational_value, symbol)
             else:
-                expected = field(sympy.diff(self.value, symbol))
+                expected = field(self.expected(symbol))
             return field.equal(field(as_sympy(candidate)), expected)
         except NotRational:
             return None
