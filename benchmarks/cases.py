@@ -2,7 +2,7 @@
 
 The roofline of a case is the list of matrix products that matgrad's own code performs
 for it, recorded by running the objective once on arrays that log every ``np.matmul``
-(``@`` included); the benchmark then replays exactly those products, with the same
+(``@`` included) of two matrices (a row sum 1ₙᵀG, a matrix-vector product, is not one); the benchmark then replays exactly those products, with the same
 shapes, memory layouts and ``out=`` buffers, on fresh random operands, keeping their
 results alive until all are done, as the gradient does.
 """
@@ -125,7 +125,9 @@ class _Recording(np.ndarray):
         kwargs = {key: _plain(value) for key, value in kwargs.items()}
         if "out" in kwargs:
             kwargs["out"] = tuple(_plain(o) for o in kwargs["out"])
-        if ufunc is np.matmul and method == "__call__":
+        # Matrix by matrix only: a row sum 1ₙᵀG, which matgrad computes as a BLAS
+        # matrix-vector product, is the bias's own cost, not part of the roofline.
+        if ufunc is np.matmul and method == "__call__" and all(np.ndim(x) == 2 for x in plain[:2]):
             a, b = plain
             _Recording.log.append(
                 Product(a.shape, _is_transposed(a), b.shape, _is_transposed(b), kwargs.get("out") is not None)
