@@ -2,9 +2,10 @@
 
 The roofline of a case is the list of matrix products that matgrad's own code performs
 for it, recorded by running the objective once on arrays that log every ``np.matmul``
-(``@`` included) of two matrices (a row sum 1ₙᵀG, a matrix-vector product, is not one); the benchmark then replays exactly those products, with the same
-shapes, memory layouts and ``out=`` buffers, on fresh random operands, keeping their
-results alive until all are done, as the gradient does.
+(``@`` included) of two matrices (a row sum 1ₙᵀG, a matrix-vector product, is not one);
+the benchmark then replays exactly those products, with the same shapes, memory layouts
+and ``out=`` buffers, on fresh random operands, keeping their results alive until all are
+done, as the gradient does.
 """
 
 from __future__ import annotations

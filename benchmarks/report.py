@@ -173,10 +173,14 @@ def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
             )
         )
     else:
-        results.append((None, "large sizes: not run (use the full mode)"))
+        results.append(
+            (None, "large sizes: " + _unjudged(excluded, "not run (use the full mode)", size="large"))
+        )
 
     network = [r for r in large if r.objective.startswith("sigmoid_net")]
-    if network:
+    if not network:
+        results.append((None, "large network: " + _unjudged(excluded, "not run", size="large", network=True)))
+    else:
         worst, ratio = _worst(network, "matgrad", "products")
         results.append(
             (
@@ -192,7 +196,8 @@ def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
     ):
         timed = [r for r in seed if r.ratio("matgrad", framework) is not None]
         if not timed:
-            results.append((None, f"seed size {word}: not measured"))
+            why = _unjudged(excluded, "not measured", size="seed", method=framework)
+            results.append((None, f"seed size {word}: {why}"))
             continue
         worst, ratio = _worst(timed, "matgrad", framework)
         holds = ratio <= bound if bound is not None else ratio < 1
@@ -201,7 +206,8 @@ def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
     for framework, strict in (("torch", True), ("jax", False)):
         timed = [r for r in rows if r.ratio("matgrad", framework) is not None]
         if not timed:
-            results.append((None, f"{framework}: not installed, not compared"))
+            why = _unjudged(excluded, "not installed, not compared", method=framework)
+            results.append((None, f"{framework}: {why}"))
             continue
         worst, ratio = _worst(timed, "matgrad", framework)
         holds = ratio < 1 if strict else ratio <= 1
@@ -247,6 +253,28 @@ def goals(rows: list[Row]) -> list[tuple[bool | None, str]]:
     else:
         results.append((None, "memory: not measured (full mode, large size)"))
     return results
+
+
+def _unjudged(
+    excluded: list[Row],
+    otherwise: str,
+    *,
+    size: str | None = None,
+    network: bool = False,
+    method: str | None = None,
+) -> str:
+    """Why a goal has no verdict: every row it concerns (of ``size``, the network's, timing
+    ``method``) was noisy, or ``otherwise``."""
+    concerned = [
+        r
+        for r in excluded
+        if (size is None or r.size == size)
+        and (not network or r.objective.startswith("sigmoid_net"))
+        and (method is None or method in r.samples)
+    ]
+    if concerned:
+        return "every row it concerns is noisy: not judged (measure again on a quieter machine)"
+    return otherwise
 
 
 def _worst(rows: list[Row], method: str, reference: str) -> tuple[Row, float]:

@@ -9,7 +9,8 @@ times value + all gradients, the value alone, a ``wrt`` subset, the same matrix 
 alone (the roofline), and torch eager autograd and jax.jit(value_and_grad) when
 installed (``pip install ".[bench,torch,jax]"``). Methods are interleaved and each time is the
 median over rounds. At the large size it also measures
-peak extra memory, and in the full mode the time of ``matgrad verify`` if it exists.
+peak extra memory; it times ``matgrad verify`` (unless --no-verify), and the full mode
+draws time / products against n into benchmarks/speed.png (``--plot``, matplotlib).
 
 OpenBLAS kernel overrides (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE) are removed for this
 process by re-running it without them, unless --keep-blas-env; the header says which
@@ -26,9 +27,11 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+DEFAULT_PLOT = ROOT / "benchmarks" / "speed.png"
 
 
 def _rerun_without_blas_overrides() -> None:
@@ -69,6 +72,13 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--no-verify", action="store_true", help="skip timing `matgrad verify`")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="write the picture (time / products against n) to PATH; the full mode writes "
+        f"{DEFAULT_PLOT.relative_to(ROOT)} unless --no-plot (needs matplotlib: pip install '.[plot]')",
+    )
+    parser.add_argument("--no-plot", action="store_true", help="write no picture")
     parser.add_argument("--keep-blas-env", action="store_true", help="keep OPENBLAS_CORETYPE/L2_SIZE as set")
     return parser.parse_args(argv)
 
@@ -114,6 +124,17 @@ def time_verify() -> str:
     )
     seconds = time.perf_counter() - start
     return f"matgrad verify: {seconds:.1f}s wall, exit code {done.returncode}"
+
+
+def write_plot(rows: list[Any], path: Path, header: list[str]) -> str:
+    """Draw the picture if matplotlib is installed; the line to print either way."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return "plot: skipped (matplotlib not installed: pip install '.[plot]')"
+    from plot import plot, title_of
+
+    return f"plot: {plot(rows, path, title_of(header))}"
 
 
 def main(argv: list[str]) -> int:
@@ -183,6 +204,10 @@ def main(argv: list[str]) -> int:
         f" of the row's ratios (above {NOISE_LIMIT:.0%}: re-measured, then marked noisy and left out of"
         " the goals); ✗: numbers disagree."
     )
+
+    plot_path = None if args.no_plot else args.plot or (None if args.quick else DEFAULT_PLOT)
+    if plot_path is not None:
+        print(f"\n{write_plot(rows, Path(plot_path), lines)}")
 
     if args.json:
         Path(args.json).write_text(

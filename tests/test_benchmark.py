@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +114,77 @@ def test_noisy_rows_are_left_out_of_the_goals():
     results = report.goals([noisy, _row("affine", "seed", {"matgrad": 1.0, "torch": 9.0, "jax": 2.0})])
     assert _verdict(results, "seed size at least 5× faster than torch") is True
     assert _verdict(results, "seed size faster than jax.jit") is True
+
+
+def _load_plot(monkeypatch):
+    # plot.py imports its siblings by their plain names, as run.py loads it: provide them
+    # for the load only (monkeypatch restores sys.modules afterwards).
+    monkeypatch.setitem(sys.modules, "cases", cases)
+    monkeypatch.setitem(sys.modules, "report", report)
+    return _load("plot")
+
+
+def _timed_row(size: str, dtype: str, ratio: float, bias: str = "row", noisy: bool = False):
+    """A row whose matgrad takes ``ratio`` times its products in every round (torch: twice)."""
+    seconds = {"products": 1.0, "matgrad": ratio, "torch": 2 * ratio}
+    samples = {method: [value] * 5 for method, value in seconds.items()}
+    return report.Row("sigmoid_net.pre", bias, size, size, dtype, seconds, samples, 5, None, noisy=noisy)
+
+
+def test_plot_series_are_ratios_to_the_products_ordered_by_n(monkeypatch):
+    plot = _load_plot(monkeypatch)
+    rows = [
+        _timed_row("large", "float64", 1.1, noisy=True),
+        _timed_row("seed", "float64", 3.0),
+        _timed_row("medium", "float64", 1.5),
+        _timed_row("medium", "float32", 9.0),  # another dtype
+        _timed_row("medium", "float64", 7.0, bias="full"),  # another bias kind
+    ]
+    n = {size: cases.SIZES[size]["sigmoid_net"]["n"] for size in ("seed", "medium", "large")}
+    assert plot.series(rows, "sigmoid_net.pre", "float64", "matgrad") == [
+        (n["seed"], 3.0, False),
+        (n["medium"], 1.5, False),
+        (n["large"], 1.1, True),
+    ]
+    assert [ratio for _, ratio, _ in plot.series(rows, "sigmoid_net.pre", "float64", "torch")] == [
+        6.0,
+        3.0,
+        2.2,
+    ]
+    assert plot.series(rows, "sigmoid_net.pre", "float64", "jax") == []  # not measured
+
+
+def test_plot_is_drawn_from_a_runs_json(tmp_path):
+    pytest.importorskip("matplotlib")
+    rows = [
+        _timed_row(size, dtype, 1.2)
+        for size in ("seed", "medium", "large")
+        for dtype in ("float64", "float32")
+    ]
+    saved = {
+        "header": ["python 3.11, numpy 2 from /x", "blas: openblas, kernel K"],
+        "rows": [r.to_dict() for r in rows],
+    }
+    (tmp_path / "run.json").write_text(json.dumps(saved))
+    png = tmp_path / "speed.png"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "plot.py"), str(tmp_path / "run.json"), str(png)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png.read_bytes()[16:24])
+    assert height > width > 300  # one objective, two dtypes: two panels stacked
+
+
+def test_goals_say_when_every_row_they_concern_was_noisy():
+    noisy = _row("sigmoid_net.pre", "large", {"matgrad": 1.0, "products": 1.0, "torch": 2.0})
+    noisy.noisy = True
+    texts = {text.split(":")[0]: (holds, text) for holds, text in report.goals([noisy])}
+    for goal in ("large sizes", "large network", "torch"):
+        holds, text = texts[goal]
+        assert holds is None and "every row it concerns is noisy" in text, text
+    holds, text = texts["jax"]  # never timed, noisy or not
+    assert holds is None and text.endswith("not installed, not compared")
+    holds, text = texts["seed size at least 5× faster than torch eager"]
+    assert holds is None and text.endswith("not measured")  # the noisy row is not at the seed size
