@@ -46,7 +46,7 @@ def plot(rows: list[Row], path: Path, title: str) -> Path:
     matplotlib.use("Agg")  # files only: no display, whatever the environment says
     import matplotlib.pyplot as plt
 
-    objectives = sorted({r.objective for r in rows})
+    objectives = list(dict.fromkeys(r.objective for r in rows))  # the run's (registry) order
     dtypes = sorted({r.dtype for r in rows}, key=lambda d: d != "float64")
     figure, axes = plt.subplots(
         len(dtypes), len(objectives), figsize=(4.2 * len(objectives), 3.4 * len(dtypes)),
@@ -73,6 +73,7 @@ def plot(rows: list[Row], path: Path, title: str) -> Path:
                 ax.set_xlabel("rows n (seed, medium, large sizes)")
             if j == 0:
                 ax.set_ylabel("time / matrix products' time")
+    axes[0][0].plot([], [], marker="o", color="0.4", markerfacecolor="white", linestyle="", label="noisy row")
     axes[0][0].legend(fontsize=8, loc="best")
     figure.suptitle(title, fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
