@@ -13,7 +13,6 @@ variable ``MATGRAD_NUM_THREADS`` if set (1 turns threading off).
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from collections.abc import Callable
@@ -120,17 +119,75 @@ def map_blocks(kernel: Callable[..., object], out: Array, *inputs: Array) -> Arr
         kernel(out, *inputs)
         return out
     flat = [a.reshape(-1) for a in arrays]  # views: every array is C-contiguous
-    blocks = math.ceil(out.size / block)
+    starts = range(0, out.size, block)
+    _run_shared(lambda start: kernel(*(a[start : start + block] for a in flat)), starts, threads)
+    return out
 
-    def run(first_block: int, last_block: int) -> None:
-        for start in range(first_block * block, min(last_block * block, out.size), block):
-            kernel(*(a[start : start + block] for a in flat))
 
-    workers = min(threads, blocks)
-    bounds = [blocks * k // workers for k in range(workers + 1)]
+#: Elements of the widest array in one row block of :func:`map_row_blocks`: 96 rows of 512
+#: columns. Measured on the network's backward chain (10⁵ × 512, both dtypes): 96 rows
+#: beat 64 and 48 and ran in half the time of 128 (a cliff where a block's buffers leave L2).
+ROW_BLOCK_ELEMENTS = 96 * 512
+
+
+def map_row_blocks(kernel: Callable[..., Any], *arrays: Array) -> list[Any]:
+    """``kernel(*row_blocks)`` over matching blocks of rows of ``arrays``; its results in block order.
+
+    For a chain that is row by row (a row of the result depends on the same row of each
+    input) but not elementwise: e.g. a product with a weight matrix and then σ′, where a
+    block's intermediates stay in cache instead of making an n × h buffer. Every array is
+    2-D with the same number of rows; blocks are ``ROW_BLOCK_ELEMENTS // widest`` rows,
+    run on every core. Object arrays, small arrays and non-contiguous ones get a single
+    call on the whole arrays (a list of one result), as the symbolic prover's arrays do.
+    """
+    threads = num_threads()  # validated for every input, as in map_blocks
+    rows = arrays[0].shape[0]
+    for a in arrays:
+        if a.shape[0] != rows or len(a.shape) != 2:
+            shapes = [a.shape for a in arrays]
+            raise ValueError(f"map_row_blocks needs 2-D arrays with equal rows; got {shapes}")
+    if any(a.dtype == object for a in arrays):  # first: the prover's arrays have no flags
+        return [kernel(*arrays)]
+    block = max(1, ROW_BLOCK_ELEMENTS // max(1, max(a.shape[1] for a in arrays)))
+    if rows <= block or not all(a.flags.c_contiguous for a in arrays):
+        return [kernel(*arrays)]
+    starts = range(0, rows, block)
+    results: list[Any] = [None] * len(starts)
+
+    def run(index: int) -> None:
+        start = starts[index]
+        results[index] = kernel(*(a[start : start + block] for a in arrays))
+
+    _run_shared(run, range(len(starts)), threads)
+    return results
+
+
+_inside = threading.local()  # .share is True while a thread runs its share of blocks
+
+
+def _in_a_share() -> bool:
+    return getattr(_inside, "share", False)
+
+
+def _run_shared(task: Callable[[Any], object], items: range, threads: int) -> None:
+    """``task(item)`` for every item, the items split in contiguous shares over up to ``threads`` threads.
+
+    A task that maps blocks itself (σ′ inside a row block) runs them in its own thread:
+    its submitting to the pool, whose threads are all busy with shares, would never return.
+    """
+    workers = 1 if _in_a_share() else min(threads, len(items))
+    bounds = [len(items) * k // workers for k in range(workers + 1)]
+
+    def run(first: int, last: int) -> None:
+        outer, _inside.share = _in_a_share(), True
+        try:
+            for position in range(first, last):
+                task(items[position])
+        finally:
+            _inside.share = outer
+
     pool = _pool(workers - 1) if workers > 1 else None
     futures = [pool.submit(run, bounds[k], bounds[k + 1]) for k in range(1, workers)] if pool else []
     run(bounds[0], bounds[1])  # this thread takes the first share
     for future in futures:
         future.result()
-    return out

@@ -30,6 +30,7 @@ __all__ = [
     "linear_vjp",
     "linear_vjp_jvp",
     "namespace",
+    "row_blocks",
     "sigmoid",
     "sigmoid_jvp",
     "sigmoid_vjp",
@@ -109,6 +110,11 @@ def sigmoid_vjp(G: Array, S: Array, *, out: Array | None = None) -> Array:
     """∂/∂H ⟨G, σ(H)⟩ = G ⊙ S ⊙ (1 − S), from the saved S = σ(H).  G, S: (n,h)."""
     del out
     return G * S * (1 - S)
+
+
+def row_blocks(kernel: Any, *arrays: Array) -> list[Any]:
+    """``kernel`` on the whole arrays, once: the library runs each step whole (no blocks here)."""
+    return [kernel(*arrays)]
 
 
 def sqnorm(R: Array) -> Array:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from matgrad.blockwise import map_blocks
+from matgrad.blockwise import map_blocks, map_row_blocks
 from matgrad.elementwise import sigmoid
 
 # The tangents are plain operators and the arrays' own namespace, with nothing to tune:
@@ -49,6 +49,7 @@ __all__ = [
     "linear_jvp",
     "linear_vjp",
     "linear_vjp_jvp",
+    "row_blocks",
     "row_sum",
     "sigmoid",
     "sigmoid_jvp",
@@ -139,6 +140,15 @@ def _sigmoid_vjp_into(out: Array, G: Array, S: Array) -> None:
     one_minus_S = 1 - S  # first: out may be S
     np.multiply(G, S, out=out)
     out *= one_minus_S
+
+
+def row_blocks(kernel: Any, *arrays: Array) -> list[Any]:
+    """``kernel`` over matching cache-sized blocks of rows, on every core: its results in block order.
+
+    For a chain that is row by row (:func:`matgrad.blockwise.map_row_blocks`); one call on
+    the whole arrays for small ones and for the prover's object arrays.
+    """
+    return map_row_blocks(kernel, *arrays)
 
 
 def sqnorm(R: Array) -> Any:

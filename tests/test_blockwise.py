@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import objective_cases
 
-from matgrad.blockwise import block_size, map_blocks, num_threads
+from matgrad import blockwise, generic_vjp, sigmoid_net
+from matgrad.blockwise import block_size, map_blocks, map_row_blocks, num_threads
 from matgrad.elementwise import sigmoid
 from matgrad.vjp import sigmoid_vjp
 
@@ -103,3 +104,55 @@ def test_one_bounded_pool_serves_every_thread_count(monkeypatch):
             assert np.all(out == 2.0)
     # One pool of at most 15 workers (16 threads, this one included) is alive, not one per count.
     assert threading.active_count() - before <= 15
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_map_row_blocks_covers_every_row_once_in_order(monkeypatch, threads):
+    monkeypatch.setenv("MATGRAD_NUM_THREADS", threads)
+    monkeypatch.setattr(blockwise, "ROW_BLOCK_ELEMENTS", 5 * 8)  # 5 rows of the 8-column array
+    A, B = np.arange(23 * 8.0).reshape(23, 8), np.arange(23 * 3.0).reshape(23, 3)
+    blocks = map_row_blocks(lambda a, b: (a[:, 0].copy(), b.shape[0]), A, B)
+    assert [rows for _, rows in blocks] == [5, 5, 5, 5, 3]  # a ragged last block
+    np.testing.assert_array_equal(np.concatenate([first for first, _ in blocks]), A[:, 0])
+    # One call on the whole arrays when they are small, non-contiguous or of objects.
+    assert len(map_row_blocks(lambda a: a.shape, A[:4])) == 1
+    assert map_row_blocks(lambda a: a.shape, np.asfortranarray(A)) == [(23, 8)]
+    assert map_row_blocks(lambda a: a.shape, A.astype(object)) == [(23, 8)]
+
+
+def test_map_row_blocks_rejects_unequal_rows():
+    with pytest.raises(ValueError, match="equal rows"):
+        map_row_blocks(lambda a, b: None, np.empty((3, 2)), np.empty((4, 2)))
+    with pytest.raises(ValueError, match="2-D"):
+        map_row_blocks(lambda a: None, np.empty(3))
+
+
+@pytest.mark.parametrize("bias_kind", ["full", "row"])
+@pytest.mark.parametrize("bias", ["pre", "post"])
+@pytest.mark.parametrize("wrt", [None, ("b1",), ("W1",), ("X", "b1"), ("W2", "b2", "Y")])
+def test_network_backward_in_row_blocks_equals_whole_arrays(monkeypatch, bias_kind, bias, wrt):
+    """The numpy rules run G_A and σ′ in row blocks; the generic rules run them whole."""
+    monkeypatch.setattr(blockwise, "ROW_BLOCK_ELEMENTS", 7 * 6)  # 7 rows of h = 6: many blocks
+    sizes = {"n": 45, "d": 4, "h": 6, "o": 3}
+    arrays = sigmoid_net.SIGNATURE.random_arguments(rng, sizes, bias_kind, np.float64)
+    names = sigmoid_net.ARGUMENTS if wrt is None else wrt
+    copies = {name: a.copy() for name, a in arrays.items()}
+    f, grads = sigmoid_net.evaluate(arrays, names, bias=bias)
+    f_whole, grads_whole = sigmoid_net.evaluate(copies, names, bias=bias, vjp=generic_vjp)
+    assert list(grads) == list(names)
+    np.testing.assert_allclose(f, f_whole, rtol=1e-13)
+    for name in names:
+        np.testing.assert_allclose(grads[name], grads_whole[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_blocks_mapped_inside_a_row_block_run_in_its_thread(monkeypatch, threads):
+    # σ′ of a row block larger than an elementwise block: with the pool's threads busy with
+    # row blocks, mapping its blocks on the pool again would wait forever.
+    monkeypatch.setenv("MATGRAD_NUM_THREADS", threads)
+    monkeypatch.setattr(blockwise, "ROW_BLOCK_ELEMENTS", 4 * block_size(np.float64))
+    G, S = rng.standard_normal((40, block_size(np.float64) // 4)), sigmoid(rng.standard_normal((40, 1)))
+    S = np.repeat(S, G.shape[1], axis=1)
+    blocks = map_row_blocks(lambda g, s: sigmoid_vjp(g, s), G, S)
+    assert len(blocks) == 3
+    np.testing.assert_array_equal(np.concatenate(blocks), G * S * (1 - S))
