@@ -12,7 +12,7 @@ Two bias placements, both first-class:
 
 The chain, read from :func:`evaluate`::
 
-    pre:  H = XW₁ + b₁   S = σ(H)            A = S
+    pre:  H = XW₁ + b₁   S = σ(H)            A = S     (H + b₁ and σ in row blocks)
     post: H = XW₁        S = σ(H)            A = S + b₁
           Y_p = AW₂ + b₂   R = Y_p − Y   f = ‖R‖²_F
     G_P = 2R                                         sqnorm_vjp
@@ -99,8 +99,7 @@ def forward(
     X, Y, W1, b1, W2, b2 = _all_arguments(arrays)
     # σ is computed in place: the pre-activation is ours and needed no more.
     if _check_bias(bias) == "pre":
-        H = vjp.linear(X, W1, b1)
-        S = A = vjp.sigmoid(H, out=H)
+        S = A = _biased_sigmoid(X @ W1, b1, vjp)
     else:
         H = X @ W1
         S = vjp.sigmoid(H, out=H)
@@ -108,6 +107,19 @@ def forward(
     R = vjp.linear(A, W2, b2)
     R -= Y
     return S, A, R
+
+
+def _biased_sigmoid(XW1: Array, b1: Array, vjp: ModuleType) -> Array:
+    """S = σ(XW₁ + b₁), into XW₁'s buffer, row block by row block (one pass over n × h, not two)."""
+    full_b1 = b1.ndim == 2 and b1.shape[0] == XW1.shape[0] and XW1.shape[0] != 1
+
+    def rows(XW1: Array, *b1_rows: Array) -> Array:
+        S: Array = vjp.sigmoid(vjp.add_bias(XW1, b1_rows[0] if b1_rows else b1), out=XW1)
+        return S
+
+    blocks: list[Array] = vjp.row_blocks(rows, XW1, *((b1,) if full_b1 else ()))
+    # With several blocks, each wrote σ into its rows of XW₁'s buffer.
+    return blocks[0] if len(blocks) == 1 else XW1
 
 
 def residual(arrays: Mapping[str, Array], *, bias: BiasPlacement = "pre", vjp: ModuleType = vjp) -> Array:

@@ -130,8 +130,8 @@ def test_map_row_blocks_rejects_unequal_rows():
 @pytest.mark.parametrize("bias_kind", ["full", "row"])
 @pytest.mark.parametrize("bias", ["pre", "post"])
 @pytest.mark.parametrize("wrt", [None, ("b1",), ("W1",), ("X", "b1"), ("W2", "b2", "Y")])
-def test_network_backward_in_row_blocks_equals_whole_arrays(monkeypatch, bias_kind, bias, wrt):
-    """The numpy rules run G_A and σ′ in row blocks; the generic rules run them whole."""
+def test_network_in_row_blocks_equals_whole_arrays(monkeypatch, bias_kind, bias, wrt):
+    """The numpy rules run σ(XW₁ + b₁), G_A and σ′ in row blocks; the generic rules run them whole."""
     monkeypatch.setattr(blockwise, "ROW_BLOCK_ELEMENTS", 7 * 6)  # 7 rows of h = 6: many blocks
     sizes = {"n": 45, "d": 4, "h": 6, "o": 3}
     arrays = sigmoid_net.SIGNATURE.random_arguments(rng, sizes, bias_kind, np.float64)
