@@ -99,7 +99,6 @@ def map_blocks(kernel: Callable[..., object], out: Array, *inputs: Array) -> Arr
     small arrays and non-contiguous ones get a single call on the whole arrays.
     Returns ``out``.
     """
-    threads = num_threads()  # validates MATGRAD_NUM_THREADS for every input, large or small
     arrays = (out, *inputs)
     # Plain loops, not any()/all() over generators: this runs twice per call of the network,
     # and at the seed size the generators cost as much as the arithmetic.
@@ -108,6 +107,10 @@ def map_blocks(kernel: Callable[..., object], out: Array, *inputs: Array) -> Arr
         if a.shape != shape:
             raise ValueError(f"map_blocks needs equal shapes; got {[a.shape for a in arrays]}")
         single_call = single_call or a.dtype == object
+    if _in_a_share():  # inside a block of a row block map, which validated the thread setting
+        kernel(out, *inputs)
+        return out
+    threads = num_threads()  # validates MATGRAD_NUM_THREADS for every input, large or small
     # dtype first: the symbolic prover's arrays of symbolic shape have no size or flags.
     block = _block_size_of(out.dtype)
     if not single_call and out.size > block:
@@ -142,15 +145,26 @@ def map_row_blocks(kernel: Callable[..., Any], *arrays: Array) -> list[Any]:
     """
     threads = num_threads()  # validated for every input, as in map_blocks
     rows = arrays[0].shape[0]
+    # Plain loops (this runs twice per call of the network, and counts at the seed size);
+    # dtype before sizes: the prover's arrays of symbolic shape cannot be compared or flagged.
+    widest, single_call = 1, False
     for a in arrays:
-        if a.shape[0] != rows or len(a.shape) != 2:
+        shape = a.shape
+        if len(shape) != 2 or shape[0] != rows:
             shapes = [a.shape for a in arrays]
             raise ValueError(f"map_row_blocks needs 2-D arrays with equal rows; got {shapes}")
-    if any(a.dtype == object for a in arrays):  # first: the prover's arrays have no flags
-        return [kernel(*arrays)]
-    block = max(1, ROW_BLOCK_ELEMENTS // max(1, max(a.shape[1] for a in arrays)))
-    if rows <= block or not all(a.flags.c_contiguous for a in arrays):
-        return [kernel(*arrays)]
+        if a.dtype == object:
+            single_call = True
+        elif shape[1] > widest:
+            widest = shape[1]
+    block = max(1, ROW_BLOCK_ELEMENTS // widest)
+    if single_call or rows <= block:
+        # One block's worth (or symbols): the kernel's own block maps run in this thread,
+        # without asking for threads again (the setting was validated above).
+        return [_as_a_share(kernel, arrays)]
+    for a in arrays:
+        if not a.flags.c_contiguous:
+            return [kernel(*arrays)]
     starts = range(0, rows, block)
     results: list[Any] = [None] * len(starts)
 
@@ -167,6 +181,14 @@ _inside = threading.local()  # .share is True while a thread runs its share of b
 
 def _in_a_share() -> bool:
     return getattr(_inside, "share", False)
+
+
+def _as_a_share(kernel: Callable[..., Any], arrays: tuple[Array, ...]) -> Any:
+    outer, _inside.share = _in_a_share(), True
+    try:
+        return kernel(*arrays)
+    finally:
+        _inside.share = outer
 
 
 def _run_shared(task: Callable[[Any], object], items: range, threads: int) -> None:
