@@ -75,7 +75,7 @@ def plot(rows: list[Row], path: Path, title: str) -> Path:
                 ax.set_ylabel("time / matrix products' time")
     axes[0][0].plot([], [], marker="o", color="0.4", markerfacecolor="white", linestyle="", label="noisy row")
     axes[0][0].legend(fontsize=8, loc="best")
-    figure.suptitle(title, fontsize=10)
+    figure.suptitle(title, fontsize=9)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
 def title_of(header: list[str]) -> str:
     """The figure's title: Python/numpy versions and the BLAS line of the run's header."""
     blas = next((line for line in header if line.startswith("blas:")), "blas: unknown")
-    return f"{header[0].split(' from ')[0]}; {blas}"
+    return f"{header[0].split(' from ')[0]}\n{blas}"  # two lines: a one-panel-wide figure clips one
 
 
 if __name__ == "__main__":
