@@ -120,26 +120,32 @@ class Signature:
             the message names the argument, its shape and the shape expected.
         """
         arrays: dict[str, NDArray[Any]] = {}
+        key = []
         for name in self.names:
             value = values[name]
-            if isinstance(value, np.ma.MaskedArray):
-                raise TypeError(
-                    f"{name} is a masked array; matgrad does not honour masks and will not drop one "
-                    f"silently: pass {name}.filled(value), or only the unmasked rows"
-                )
-            arrays[name] = np.asarray(value)
+            if type(value) is not np.ndarray:  # exactly ndarray (the common case) is no masked array
+                if isinstance(value, np.ma.MaskedArray):
+                    raise TypeError(
+                        f"{name} is a masked array; matgrad does not honour masks and will not drop one "
+                        f"silently: pass {name}.filled(value), or only the unmasked rows"
+                    )
+                value = np.asarray(value)
+            arrays[name] = value
+            key.append((value.shape, value.dtype))
         # The checks depend on shapes and dtypes only: a combination seen before passed them
         # (a failing one raised and was not recorded), and repeating them cost a sixth of a
         # call at the seed size.
-        key = tuple([(a.shape, a.dtype) for a in arrays.values()])
-        dtype = self._validated.get(key)
+        dtype = self._validated.get(tuple(key))
         if dtype is None:
             dtype = self.working_dtype(arrays)
             self._check_shapes(arrays)
             if len(self._validated) >= _VALIDATED_KEPT:
                 self._validated.clear()
-            self._validated[key] = dtype
-        return {name: np.asarray(a, dtype=dtype) for name, a in arrays.items()}
+            self._validated[tuple(key)] = dtype
+        for name, a in arrays.items():
+            if a.dtype != dtype:
+                arrays[name] = a.astype(dtype)
+        return arrays
 
     def check(self, arrays: Mapping[str, Any]) -> np.dtype[Any]:
         """Check dtypes and shapes as :meth:`validate` does, without converting: the working dtype.
