@@ -161,7 +161,7 @@ def map_row_blocks(kernel: Callable[..., Any], *arrays: Array) -> list[Any]:
     if single_call or rows <= block:
         # One block's worth (or symbols): the kernel's own block maps run in this thread,
         # without asking for threads again (the setting was validated above).
-        return [_as_a_share(kernel, arrays)]
+        return [_as_a_share(kernel, *arrays)]
     for a in arrays:
         if not a.flags.c_contiguous:
             return [kernel(*arrays)]
@@ -183,10 +183,11 @@ def _in_a_share() -> bool:
     return getattr(_inside, "share", False)
 
 
-def _as_a_share(kernel: Callable[..., Any], arrays: tuple[Array, ...]) -> Any:
+def _as_a_share(function: Callable[..., Any], *arguments: Any) -> Any:
+    """``function(*arguments)`` with this thread marked as running a share of blocks."""
     outer, _inside.share = _in_a_share(), True
     try:
-        return kernel(*arrays)
+        return function(*arguments)
     finally:
         _inside.share = outer
 
@@ -200,16 +201,14 @@ def _run_shared(task: Callable[[Any], object], items: range, threads: int) -> No
     workers = 1 if _in_a_share() else min(threads, len(items))
     bounds = [len(items) * k // workers for k in range(workers + 1)]
 
-    def run(first: int, last: int) -> None:
-        outer, _inside.share = _in_a_share(), True
-        try:
-            for position in range(first, last):
-                task(items[position])
-        finally:
-            _inside.share = outer
+    def share(first: int, last: int) -> None:
+        for position in range(first, last):
+            task(items[position])
 
     pool = _pool(workers - 1) if workers > 1 else None
-    futures = [pool.submit(run, bounds[k], bounds[k + 1]) for k in range(1, workers)] if pool else []
-    run(bounds[0], bounds[1])  # this thread takes the first share
+    futures = (
+        [pool.submit(_as_a_share, share, bounds[k], bounds[k + 1]) for k in range(1, workers)] if pool else []
+    )
+    _as_a_share(share, bounds[0], bounds[1])  # this thread takes the first share
     for future in futures:
         future.result()

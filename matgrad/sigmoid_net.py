@@ -199,34 +199,29 @@ def _hidden_vjp(
     """
     full_b1 = _one_row_per_data_row(b1, S)  # then it is cut in row blocks too
 
-    def rows(G_P: Array, A: Array, S: Array, *b1_rows: Array) -> tuple[Array, Array | None, Array | None]:
+    def rows(G_P: Array, A: Array, S: Array, *b1_rows: Array) -> tuple[Array | None, Array | None]:
         bias_shape = b1_rows[0].shape if b1_rows else b1.shape
         G_A = vjp.linear_vjp(G_P, A, W2, b2_shape, need=(True, False, False), out_X=None if pre else A)[0]
         db1 = vjp.add_bias_vjp(G_A, bias_shape) if want_b1 and not pre else None
         G_H = vjp.sigmoid_vjp(G_A, S, out=S) if need_G_H else None
         if want_b1 and pre:
             db1 = vjp.add_bias_vjp(G_H, bias_shape)
-        return G_A, G_H, db1
-
-    blocks = vjp.row_blocks(rows, G_P, A, S, *((b1,) if full_b1 else ()))
-    if len(blocks) == 1:
-        _, G_H, db1 = blocks[0]
         return G_H, db1
+
+    blocks: list[tuple[Array | None, Array | None]] = vjp.row_blocks(
+        rows, G_P, A, S, *((b1,) if full_b1 else ())
+    )
+    if len(blocks) == 1:
+        return blocks[0]
     # Each block wrote into its rows of A (G_A, post) and S (G_H): those are the results.
     G_H = S if need_G_H else None
     if not want_b1:
         return G_H, None
     if full_b1:
         return G_H, (S if pre else A)
-    return G_H, _sum_in_order([db1 for _, _, db1 in blocks])
-
-
-def _sum_in_order(parts: list[Array]) -> Array:
-    """Σ parts, added left to right: the same result whatever the threads' timing."""
-    total: Array = parts[0].copy()
-    for part in parts[1:]:
-        total += part
-    return total
+    partial = [db1 for _, db1 in blocks if db1 is not None]  # every block's, since want_b1
+    # Added left to right, in block order: the same result whatever the threads' timing.
+    return G_H, sum(partial[1:], partial[0])
 
 
 def _validate(values: Mapping[str, ArrayLike], bias: str) -> dict[str, Array]:
