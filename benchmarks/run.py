@@ -20,6 +20,7 @@ BLAS library, kernel and thread count ran.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -128,9 +129,7 @@ def time_verify() -> str:
 
 def write_plot(rows: list[Any], path: Path, header: list[str]) -> str:
     """Draw the picture if matplotlib is installed; the line to print either way."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         return "plot: skipped (matplotlib not installed: pip install '.[plot]')"
     from plot import plot, title_of
 

@@ -210,8 +210,15 @@ def section_dask(rounds: int, chunk_rows: int) -> None:
                     f"{error:.1e}",
                 ]
             )
-    header = ["objective", "numpy", "dask, all gathered", "/numpy", "dask, ∂f/∂X kept", "/numpy"]
-    header.append("max rel. error")
+    header = [
+        "objective",
+        "numpy",
+        "dask, all gathered",
+        "/numpy",
+        "dask, ∂f/∂X kept",
+        "/numpy",
+        "max rel. error",
+    ]
     print(table(header, rows))
     print(
         "(inputs persisted on the workers first; 'all gathered': every result brought back to the client;"
@@ -275,7 +282,11 @@ def torch_forward(objective_id: str) -> Callable[..., Any]:
 
 
 def make_file(path: Path, rows: int, columns: int, seed: int = 0) -> float:
-    """Seconds to write the file of random float32 and have it on the disk (fsync)."""
+    """Seconds to write the file of random float32 and have it on the disk.
+
+    fsync: no writeback of it is left to share the disk with what is timed next (the
+    write-once measurement, the runs).
+    """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     with open(path, "wb") as file:
