@@ -46,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from run import _rerun_without_blas_overrides, header_lines  # noqa: E402
 
+from matgrad.chunked import block_rows, row_arguments  # noqa: E402
 from matgrad.registry import get_objective  # noqa: E402
 
 LARGE = {
@@ -310,8 +311,23 @@ def write_once(path: Path, size: int) -> float:
     return seconds
 
 
+def evict(path: Path) -> None:
+    """Drop the file's pages from the page cache, so that the next read comes from the disk.
+
+    The data of an out-of-core run is larger than RAM and never cached; here the file fits
+    in this machine's RAM, so it is evicted before each read (it was fsynced: its pages
+    are clean, and dropping them loses nothing).
+    """
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(descriptor)
+
+
 def read_once(path: Path) -> float:
-    """Seconds to read the file sequentially once into a reused 64 MB buffer."""
+    """Seconds to read the file sequentially once from the disk into a reused 64 MB buffer."""
+    evict(path)
     buffer = bytearray(64 * 2**20)
     start = time.perf_counter()
     with open(path, "rb", buffering=0) as file:
@@ -349,8 +365,22 @@ def child_outofcore(objective_id: str, x_path: str, out_path: str, rows: int, ma
     if "Y" in small:  # Y (n × o) on disk too, beside X, and ∂f/∂Y into a memmap
         y_path, dy_path = Path(out_path).with_name("Y.f32"), Path(out_path).with_name("dY.f32")
         make_file(y_path, rows, sizes["o"], seed=1)
+        evict(y_path)
         arguments["Y"] = np.memmap(y_path, np.float32, "r", shape=(rows, sizes["o"]))
         out["Y"] = np.memmap(dy_path, np.float32, "w+", shape=(rows, sizes["o"]))
+    # The products of the chain in the run's own blocks, on in-memory data, timed before and
+    # after the run (the machine's speed drifts over the minutes a run takes): the compute roofline.
+    rows_per_block = block_rows(
+        objective.signature,
+        arguments,
+        row_arguments(objective.signature, arguments),
+        np.dtype(np.float32),
+        None,
+        max_memory,
+    )
+    sample = np.random.default_rng(2).standard_normal((PRODUCT_SAMPLE_ROWS, X.shape[1]), dtype=np.float32)
+    scale = rows / PRODUCT_SAMPLE_ROWS
+    products = [t * scale for t in product_seconds(objective.name, sample, arguments, sizes, rows_per_block)]
     rss_before = peak_rss_bytes()
     start = time.perf_counter()
     value, _ = objective.module.value_and_grad(
@@ -360,52 +390,58 @@ def child_outofcore(objective_id: str, x_path: str, out_path: str, rows: int, ma
         array.flush()
     seconds = time.perf_counter() - start
     peak = peak_rss_bytes()
-    # The products of the chain on one in-memory block, scaled to n: the compute roofline.
-    block = 65_536
-    Xb = np.asarray(X[:block])
-    products = product_seconds(objective.name, Xb, arguments, sizes) * rows / block
+    products += [t * scale for t in product_seconds(objective.name, sample, arguments, sizes, rows_per_block)]
     print(
         json.dumps(
             {
                 "seconds": seconds,
                 "rss_before": rss_before,
                 "peak_rss": peak,
-                "products": products,
+                "products": statistics.median(products),
+                "products_range": [min(products), max(products)],
+                "block_rows": rows_per_block,
                 "finite": bool(np.isfinite(value)),
             }
         )
     )
 
 
-def product_seconds(name: str, Xb: np.ndarray, arguments: dict[str, Any], sizes: dict[str, int]) -> float:
-    """Median seconds of the chain's matrix products on one block (3 products per layer)."""
+#: Rows of the in-memory sample whose products, scaled to n, are the compute roofline.
+PRODUCT_SAMPLE_ROWS = 2**18
+
+
+def product_seconds(
+    name: str, sample: np.ndarray, arguments: dict[str, Any], sizes: dict[str, int], rows_per_block: int
+) -> list[float]:
+    """Seconds of the chain's matrix products over ``sample`` in blocks of ``rows_per_block``, 3 rounds.
+
+    Three products per layer, as the run computes them on each block.
+    """
     if name == "affine":
         W = arguments["W"]
-        G = Xb @ W
 
-        def run() -> None:
-            np.matmul(Xb, W)
+        def products(Xb: np.ndarray) -> None:
+            G = Xb @ W
             Xb.T @ G
             G @ W.T
     else:
         W1, W2 = arguments["W1"], arguments["W2"]
-        S = Xb @ W1
-        G = np.ones((Xb.shape[0], sizes["o"]), np.float32)
 
-        def run() -> None:
-            np.matmul(Xb, W1)
-            S @ W2
+        def products(Xb: np.ndarray) -> None:
+            S = Xb @ W1
+            G = S @ W2
             S.T @ G
-            G @ W2.T
-            Xb.T @ S
-            S @ W1.T
+            G_S = G @ W2.T
+            Xb.T @ G_S
+            G_S @ W1.T
 
     times = []
-    for _ in range(5):
+    for _ in range(3):
         start = time.perf_counter()
-        run()
+        for first in range(0, sample.shape[0], rows_per_block):
+            products(sample[first : first + rows_per_block])
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
 
 
 def section_outofcore(rows: int, folder: Path, max_memory: str) -> None:
@@ -427,6 +463,7 @@ def section_outofcore(rows: int, folder: Path, max_memory: str) -> None:
         rows_out = []
         for objective_id in IDS:
             read = read_once(x_path)
+            evict(x_path)  # the run reads X from the disk too
             done = subprocess.run(
                 [
                     sys.executable,
@@ -449,7 +486,7 @@ def section_outofcore(rows: int, folder: Path, max_memory: str) -> None:
                     objective_id,
                     f"{result['seconds']:.1f}s",
                     f"{read:.1f}s",
-                    f"{result['products']:.1f}s",
+                    "{:.1f}s [{:.1f}–{:.1f}]".format(result["products"], *result["products_range"]),
                     f"{result['seconds'] / roofline:.2f}×",
                     f"{write:.1f}s",
                     f"{result['seconds'] / (roofline + write):.2f}×",
@@ -474,10 +511,11 @@ def section_outofcore(rows: int, folder: Path, max_memory: str) -> None:
             )
         )
         print(
-            "(one run each: at this size a run takes minutes. Reads and the run see the same page cache: "
-            "with 23 GB of RAM the file may be cached, so 'read X once' may be a memory read. The roofline is"
-            " the issue's, reading X and the products; the run also writes ∂f/∂X, as large as X, to the disk,"
-            " which the last ratio counts at the time of writing as many bytes once (fsync included).)"
+            "(one run each: at this size a run takes minutes. X is evicted from the page cache before"
+            " 'read X once' and before each run, so both read it from the disk, as data larger than RAM"
+            " would be. The roofline is the issue's, reading X and the products; the run also writes"
+            " ∂f/∂X, as large as X, to the disk, which the last ratio counts at the time of writing as"
+            " many bytes once (fsync included).)"
         )
     print(f"deleted {scratch}")
 
