@@ -2,7 +2,8 @@
 
 The roofline of a case is the list of matrix products that matgrad's own code performs
 for it, recorded by running the objective once on arrays that log every ``np.matmul``
-(``@`` included) of two matrices (a row sum 1ₙᵀG, a matrix-vector product, is not one);
+(``@`` included) of two matrices over the data's n rows (a row sum 1ₙᵀG, a matrix-vector
+product, is not one, nor a product of weights alone such as post's b₁W₂);
 the benchmark then replays exactly those products, with the same shapes, memory layouts
 and ``out=`` buffers, on fresh random operands, keeping their results alive until all are
 done, as the gradient does.
@@ -159,7 +160,9 @@ def record_products(case: Case, wrt: tuple[str, ...] | None) -> list[Product]:
     )
     _Recording.log = []
     case.objective.evaluate({name: array.view(_Recording) for name, array in arrays.items()}, wrt)
-    return [product.with_rows(rows, case.sizes["n"]) for product in _Recording.log]
+    # Products of one-row operands alone (b₁W₂ and its gradients) do not grow with n: not the roofline's.
+    over_rows = [product for product in _Recording.log if rows in product.shape_a + product.shape_b]
+    return [product.with_rows(rows, case.sizes["n"]) for product in over_rows]
 
 
 def product_operands(products: list[Product], dtype: np.dtype[Any], seed: int = 1) -> list[tuple[Any, ...]]:

@@ -25,6 +25,7 @@ __all__ = [
     "add_bias",
     "add_bias_jvp",
     "add_bias_vjp",
+    "as_row",
     "linear",
     "linear_jvp",
     "linear_vjp",
@@ -70,6 +71,11 @@ def add_bias_vjp(G: Array, bias_shape: tuple[int, ...]) -> Array:
         return G
     xp = namespace(G)
     return xp.reshape(xp.sum(G, axis=0), bias_shape)
+
+
+def as_row(b: Array) -> Array:
+    """b as one row.  b: (m,) or (1,m) -> (1,m)."""
+    return namespace(b).reshape(b, (1, b.shape[-1]))
 
 
 def linear_vjp(

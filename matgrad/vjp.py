@@ -45,6 +45,7 @@ __all__ = [
     "add_bias",
     "add_bias_jvp",
     "add_bias_vjp",
+    "as_row",
     "linear",
     "linear_jvp",
     "linear_vjp",
@@ -79,6 +80,11 @@ def add_bias_vjp(G: Array, bias_shape: tuple[int, ...]) -> Array:
         return G
     summed: Array = row_sum(G)
     return summed.reshape(bias_shape)
+
+
+def as_row(b: Array) -> Array:
+    """b as one row.  b: (m,) or (1,m) -> (1,m)."""
+    return b.reshape(1, b.shape[-1])
 
 
 def row_sum(G: Array) -> Array:

@@ -145,6 +145,24 @@ def test_network_in_row_blocks_equals_whole_arrays(monkeypatch, bias_kind, bias,
         np.testing.assert_allclose(grads[name], grads_whole[name], rtol=1e-12, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("rows", [45, 5])
+def test_post_row_bias_through_W2_equals_the_full_bias_chain(monkeypatch, rows):
+    """Beyond one row block, post's row b₁ goes through W₂ (A never formed); the same b₁ given
+    as a full n × h bias takes the chain with A = S + b₁: equal values and gradients."""
+    monkeypatch.setattr(blockwise, "ROW_BLOCK_ELEMENTS", 7 * 6)
+    sizes = {"n": rows, "d": 4, "h": 6, "o": 3}
+    arrays = sigmoid_net.SIGNATURE.random_arguments(rng, sizes, "row", np.float64)
+    full = {**arrays, "b1": np.repeat(arrays["b1"].reshape(1, -1), rows, axis=0)}
+    assert sigmoid_net._b1_through_W2(arrays["X"], arrays["b1"]) == (rows > 7)
+    assert not sigmoid_net._b1_through_W2(full["X"], full["b1"])
+    f, grads = sigmoid_net.evaluate(arrays, sigmoid_net.ARGUMENTS, bias="post")
+    f_full, grads_full = sigmoid_net.evaluate(full, sigmoid_net.ARGUMENTS, bias="post")
+    np.testing.assert_allclose(f, f_full, rtol=1e-13)
+    grads_full["b1"] = grads_full["b1"].sum(axis=0).reshape(arrays["b1"].shape)
+    for name in sigmoid_net.ARGUMENTS:
+        np.testing.assert_allclose(grads[name], grads_full[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
 @pytest.mark.parametrize("threads", ["2", "3"])
 def test_blocks_mapped_inside_a_row_block_run_in_its_thread(monkeypatch, threads):
     # σ′ of a row block larger than an elementwise block: with the pool's threads busy with

@@ -148,8 +148,11 @@ class IndexArray:
             raise ValueError(f"IndexArray @ needs 2-D operands; got {self.shape} @ {other.shape}")
         if self.shape[1] != other.shape[0]:
             raise ValueError(f"matmul: shapes {self.shape} and {other.shape} do not match")
-        t = _summation_index()
-        entry = sympy.Sum(self.at(ROW, t) * other.at(t, COLUMN), (t, 0, self.shape[1] - 1))
+        if self.shape[1] == 1:  # a sum of one term is that term (an outer product such as b₁ᵀg)
+            entry = self.at(ROW, 0) * other.at(0, COLUMN)
+        else:
+            t = _summation_index()
+            entry = sympy.Sum(self.at(ROW, t) * other.at(t, COLUMN), (t, 0, self.shape[1] - 1))
         return IndexArray((self.shape[0], other.shape[1]), entry)
 
     @property
