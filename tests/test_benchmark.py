@@ -69,7 +69,7 @@ def test_second_order_benchmark_runs_and_skips_missing_frameworks():
 
 def test_scale_benchmark_out_of_core_runs_on_disk_with_flat_memory(tmp_path):
     """A small out-of-core run: both objectives finish, on memmaps only, and each child's peak
-    RSS is its own (not the parent's, which getrusage would carry across exec)."""
+    RSS is its run's own (not the parent's, which getrusage would carry across exec)."""
     argv = ["scale.py", "--sections", "outofcore", "--rows", "200000", "--folder", str(tmp_path)]
     # The benchmark's process holds 1 GB: a child that reported its parent's memory would show it.
     ballast = "import numpy, runpy, sys; ballast = numpy.ones(2**27); "
@@ -81,7 +81,9 @@ def test_scale_benchmark_out_of_core_runs_on_disk_with_flat_memory(tmp_path):
     for row in rows:
         assert row[-1] == "yes"  # a finite value
         peak_gb = float(row[-3])  # "... <peak> GB yes"
-        assert peak_gb < 0.5, row  # X is 0.1 GB on disk; a block is at most 64 MB
+        # X is 0.1 GB on disk; a block is at most 64 MB; the roofline's 128 MB in-memory
+        # sample, timed before the run, is not the run's (its peak is reset after it).
+        assert peak_gb < 0.2, row
     assert list(tmp_path.iterdir()) == []  # the files are deleted
 
 
