@@ -16,11 +16,15 @@ one sample per method per round; each cell is the median over rounds with [min�
 - ``torch``: torch CPU float32 tensors through matgrad's array API path vs torch autograd.
 - ``outofcore``: X of ``--rows`` × 128 float32 in a memmap file (2·10⁷ rows ≈ 10 GB; the
   network's Y too), value + all gradients with ``max_memory``, ∂f/∂X (and ∂f/∂Y) into
-  memmaps; each case in a child process (peak RSS: the child's own VmHWM), against the
-  roofline: reading X once from the file (sequential reads, same page-cache state) plus
-  the chain's matrix products on one in-memory block scaled to n; and against that plus
-  writing ∂f/∂X once to the disk (as many bytes written sequentially, fsync included),
-  which the run does too. The files are deleted at the end.
+  memmaps; each case in a child process (peak RSS: the child's own VmHWM, reset after the
+  roofline's sampling), against the roofline: reading X once from the disk (evicted from
+  the page cache first, as before the run) plus the chain's matrix products in the run's
+  own blocks on an in-memory sample, timed before and after the run and scaled to n; and
+  against that plus writing ∂f/∂X once to the disk (as many bytes written sequentially,
+  fsync included), which the run does too. Then (with dask and distributed installed;
+  ``--dask-outofcore-chunk-rows 0`` skips it) the same files on a LocalCluster of 2 worker
+  processes: the workers read X and write ∂f/∂X themselves, against the numpy run's time.
+  The files are deleted at the end.
 """
 
 from __future__ import annotations
@@ -420,6 +424,7 @@ def child_outofcore(objective_id: str, x_path: str, out_path: str, rows: int, ma
                 "products_range": [min(products), max(products)],
                 "block_rows": rows_per_block,
                 "finite": bool(np.isfinite(value)),
+                "value": float(value),
             }
         )
     )
@@ -463,7 +468,8 @@ def product_seconds(
     return times
 
 
-def section_outofcore(rows: int, folder: Path, max_memory: str) -> None:
+def section_outofcore(rows: int, folder: Path, max_memory: str, dask_chunk_rows: int) -> None:
+    """Numpy in row blocks on memmaps, then (``dask_chunk_rows`` > 0) Dask on the same files."""
     columns = 128
     size = rows * columns * 4
     print(
@@ -480,6 +486,7 @@ def section_outofcore(rows: int, folder: Path, max_memory: str) -> None:
         # ∂f/∂X has X's size, and the run writes it to the disk (flushed before its clock stops).
         write = write_once(Path(scratch) / "write-once", size)
         rows_out = []
+        numpy_runs = {}
         for objective_id in IDS:
             read = read_once(x_path)
             evict(x_path)  # the run reads X from the disk too
@@ -499,6 +506,7 @@ def section_outofcore(rows: int, folder: Path, max_memory: str) -> None:
                 check=True,
             )
             result = json.loads(done.stdout.strip().splitlines()[-1])
+            numpy_runs[objective_id] = result
             roofline = read + result["products"]
             rows_out.append(
                 [
@@ -536,7 +544,117 @@ def section_outofcore(rows: int, folder: Path, max_memory: str) -> None:
             " ∂f/∂X, as large as X, to the disk, which the last ratio counts at the time of writing as"
             " many bytes once (fsync included).)"
         )
+        if dask_chunk_rows:
+            section_dask_outofcore(Path(scratch), rows, dask_chunk_rows, numpy_runs)
     print(f"deleted {scratch}")
+
+
+class RowFile:
+    """A file of float32 rows that Dask reads and writes by row blocks, from any worker.
+
+    It holds the path, not the data: pickled to a worker it is a few bytes, and each access
+    maps the file there (an ``np.memmap`` itself pickles as its whole data).
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, int]) -> None:
+        self.path, self.shape, self.dtype, self.ndim = str(path), shape, np.dtype(np.float32), 2
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.array(np.memmap(self.path, self.dtype, "r", shape=self.shape)[key])
+
+    def __setitem__(self, key: Any, value: np.ndarray) -> None:
+        # Written to the page cache; the run fsyncs the file before its clock stops.
+        np.memmap(self.path, self.dtype, "r+", shape=self.shape)[key] = value
+
+
+def fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def section_dask_outofcore(scratch: Path, rows: int, chunk_rows: int, numpy_runs: dict[str, Any]) -> None:
+    """The same out-of-core runs on a Dask LocalCluster: X (and Y) read from the file by the
+    workers, ∂f/∂X (and ∂f/∂Y) written to a file by them, value and weights' gradients gathered."""
+    try:
+        import dask
+        import dask.array as da
+        from distributed import Client, LocalCluster
+    except ImportError:
+        print("\nDask out of core: dask or distributed not installed: skipped")
+        return
+    print(
+        f"\n## Dask out of core: the same files, LocalCluster (2 worker processes × 1 thread), "
+        f"{chunk_rows}-row chunks"
+    )
+    table_rows = []
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        for objective_id in IDS:
+            objective = get_objective(objective_id)
+            sizes = {"n": rows, **OUT_OF_CORE[objective.name]}
+            small = arrays_for(objective_id, {**sizes, "n": 1}, np.float32)
+            files = {"X": (scratch / "X.f32", scratch / "dX.f32", sizes.get("k", sizes.get("d")))}
+            if "Y" in small:  # written by the numpy run of the network, beside X
+                files["Y"] = (scratch / "Y.f32", scratch / "dY.f32", sizes["o"])
+            arguments: dict[str, Any] = dict(small)
+            targets = {}
+            for name, (source, target, width) in files.items():
+                evict(source)
+                np.memmap(target, np.float32, "w+", shape=(rows, width)).flush()  # the file, empty
+                arguments[name] = da.from_array(
+                    RowFile(source, (rows, width)), chunks=(chunk_rows, -1), name=f"{name}-{source}"
+                )
+                targets[name] = RowFile(target, (rows, width))
+            client.run(reset_peak_rss)
+            start = time.perf_counter()
+            value, grads = objective.module.value_and_grad(**arguments, **objective.options)
+            small_grads = [name for name in grads if name not in targets]
+            stored = da.store(
+                [grads[name] for name in targets], list(targets.values()), lock=False, compute=False
+            )
+            computed = dask.compute(value, *(grads[name] for name in small_grads), stored)
+            for name in targets:
+                fsync(Path(targets[name].path))
+            seconds = time.perf_counter() - start
+            peaks = client.run(peak_rss_bytes)
+            numpy_run = numpy_runs[objective_id]
+            difference = abs(float(computed[0]) - numpy_run["value"]) / abs(numpy_run["value"])
+            table_rows.append(
+                [
+                    f"dask: {objective_id}",
+                    f"{seconds:.1f}s",
+                    f"{numpy_run['seconds']:.1f}s",
+                    f"{seconds / numpy_run['seconds']:.2f}×",
+                    f"{difference:.1e}",
+                    f"{max(peaks.values()) / 1e9:.2f} GB",
+                    "yes" if np.isfinite(computed[0]) else "NO",
+                ]
+            )
+    header = [
+        "objective",
+        "value + all grads",
+        "numpy, out of core",
+        "/numpy",
+        "value vs numpy (rel.)",
+        "peak RSS per worker",
+        "finite",
+    ]
+    print(table(header, table_rows))
+    print(
+        "(one run each; the workers read X from the file (evicted from the page cache first) and write"
+        " ∂f/∂X to a file, fsynced before the clock stops, as the numpy run does.)"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -554,6 +672,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rows", type=int, default=20_000_000, help="out-of-core rows (default 2·10⁷)")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--max-memory", default="512MB")
+    parser.add_argument(
+        "--dask-outofcore-chunk-rows",
+        type=int,
+        default=100_000,
+        help="out-of-core Dask chunks (0: no Dask run)",
+    )
     args = parser.parse_args(argv)
     versions = {}
     try:
@@ -576,7 +700,7 @@ def main(argv: list[str]) -> int:
     if "dask" in sections:
         section_dask(args.rounds, args.dask_chunk_rows)
     if "outofcore" in sections:
-        section_outofcore(args.rows, args.folder, args.max_memory)
+        section_outofcore(args.rows, args.folder, args.max_memory, args.dask_outofcore_chunk_rows)
     return 0
 
 

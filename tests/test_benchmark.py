@@ -71,6 +71,7 @@ def test_scale_benchmark_out_of_core_runs_on_disk_with_flat_memory(tmp_path):
     """A small out-of-core run: both objectives finish, on memmaps only, and each child's peak
     RSS is its run's own (not the parent's, which getrusage would carry across exec)."""
     argv = ["scale.py", "--sections", "outofcore", "--rows", "200000", "--folder", str(tmp_path)]
+    argv += ["--dask-outofcore-chunk-rows", "50000"]
     # The benchmark's process holds 1 GB: a child that reported its parent's memory would show it.
     ballast = "import numpy, runpy, sys; ballast = numpy.ones(2**27); "
     run = f"sys.argv = {argv!r}; runpy.run_path({str(BENCHMARKS / 'scale.py')!r}, run_name='__main__')"
@@ -84,6 +85,15 @@ def test_scale_benchmark_out_of_core_runs_on_disk_with_flat_memory(tmp_path):
         # X is 0.1 GB on disk; a block is at most 64 MB; the roofline's 128 MB in-memory
         # sample, timed before the run, is not the run's (its peak is reset after it).
         assert peak_gb < 0.2, row
+    if importlib.util.find_spec("distributed") is not None:  # the same files on a LocalCluster
+        dask_rows = [line.split() for line in done.stdout.splitlines() if line.startswith("dask: ")]
+        assert [row[1] for row in dask_rows] == ["affine", "sigmoid_net.pre"]
+        for row in dask_rows:
+            assert row[-1] == "yes"
+            # "... <value's relative difference from numpy's> <peak per worker> GB yes": float32
+            # sums over other blocks (4e-5 seen); a chunk lost or counted twice is ≥ 1/4.
+            assert float(row[-4]) < 1e-3, row
+            assert float(row[-3]) < 0.5, row
     assert list(tmp_path.iterdir()) == []  # the files are deleted
 
 
