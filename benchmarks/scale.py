@@ -30,7 +30,9 @@ one sample per method per round; each cell is the median over rounds with [min�
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import importlib.util
 import json
 import os
 import resource
@@ -40,7 +42,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,15 +154,11 @@ def section_inmemory(rounds: int, chunk_rows: int) -> None:
     )
 
 
-def section_dask(rounds: int, chunk_rows: int) -> None:
-    import dask.array as da
-    from distributed import Client, LocalCluster, wait
+@contextlib.contextmanager
+def two_worker_client() -> Iterator[Any]:
+    """A client of a LocalCluster of 2 worker processes × 1 thread, on loopback only."""
+    from distributed import Client, LocalCluster
 
-    print(
-        f"\n## Dask LocalCluster (2 worker processes × 1 thread) vs numpy in memory, float64, "
-        f"{chunk_rows}-row chunks"
-    )
-    rows = []
     with (
         LocalCluster(
             n_workers=2,
@@ -171,6 +169,19 @@ def section_dask(rounds: int, chunk_rows: int) -> None:
         ) as cluster,
         Client(cluster) as client,
     ):
+        yield client
+
+
+def section_dask(rounds: int, chunk_rows: int) -> None:
+    import dask.array as da
+    from distributed import wait
+
+    print(
+        f"\n## Dask LocalCluster (2 worker processes × 1 thread) vs numpy in memory, float64, "
+        f"{chunk_rows}-row chunks"
+    )
+    rows = []
+    with two_worker_client() as client:
         for objective_id in IDS:
             objective = get_objective(objective_id)
             arrays = arrays_for(objective_id, LARGE[objective.name], np.float64)
@@ -578,28 +589,18 @@ def fsync(path: Path) -> None:
 def section_dask_outofcore(scratch: Path, rows: int, chunk_rows: int, numpy_runs: dict[str, Any]) -> None:
     """The same out-of-core runs on a Dask LocalCluster: X (and Y) read from the file by the
     workers, ∂f/∂X (and ∂f/∂Y) written to a file by them, value and weights' gradients gathered."""
-    try:
-        import dask
-        import dask.array as da
-        from distributed import Client, LocalCluster
-    except ImportError:
+    if importlib.util.find_spec("dask") is None or importlib.util.find_spec("distributed") is None:
         print("\nDask out of core: dask or distributed not installed: skipped")
         return
+    import dask
+    import dask.array as da
+
     print(
         f"\n## Dask out of core: the same files, LocalCluster (2 worker processes × 1 thread), "
         f"{chunk_rows}-row chunks"
     )
     table_rows = []
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with two_worker_client() as client:
         for objective_id in IDS:
             objective = get_objective(objective_id)
             sizes = {"n": rows, **OUT_OF_CORE[objective.name]}
