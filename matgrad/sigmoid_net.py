@@ -204,8 +204,7 @@ def evaluate(
         want_b1 = False  # done: the hidden layer's backward has no part in it
     need_G_H = "X" in wrt or "W1" in wrt or (pre and want_b1)
     if need_G_H or want_b1:
-        G_A_into_A = not (pre or b1_through_W2)  # A = S + b₁ is ours and needed no more
-        G_H, db1 = _hidden_vjp(G_P, A, S, W2, b1, b2.shape, pre, want_b1, need_G_H, G_A_into_A, vjp)
+        G_H, db1 = _hidden_vjp(G_P, A, S, W2, b1, b2.shape, pre, want_b1, need_G_H, vjp)
         if want_b1:
             grads["b1"] = db1
         del A  # unless handed out as ∂f/∂b₁, its buffer is free before ∂f/∂X is made
@@ -242,7 +241,6 @@ def _hidden_vjp(
     pre: bool,
     want_b1: bool,
     need_G_H: bool,
-    G_A_into_A: bool,
     vjp: ModuleType,
 ) -> tuple[Array | None, Array | None]:
     """(G_H, ∂f/∂b₁) from G_P: G_A = G_P W₂ᵀ, then σ′, block of rows by block of rows.
@@ -251,12 +249,14 @@ def _hidden_vjp(
     (``vjp.row_blocks``): G_A never exists as an n × h buffer in pre, and σ′ and the bias's
     row sum read it from cache (at 10⁵ × 512: half the time of whole-array steps in
     float64, two thirds in float32). A block
-    writes G_A into its block of A (if ``G_A_into_A``) and G_H into its block of S,
+    writes G_A into its block of A (when A is a buffer of its own) and G_H into its block of S,
     so with several blocks those buffers are the results; a single call (small arrays,
-    the prover's, other libraries') returns them itself. ``G_A_into_A``: A is a buffer of
-    its own (post with a full b₁), which G_A may overwrite; otherwise A is S.
+    the prover's, other libraries') returns them itself.
     """
     full_b1 = _one_row_per_data_row(b1, S)  # then it is cut in row blocks too
+    # A buffer of its own (post with a full b₁, A = S + b₁) is ours and needed no more;
+    # otherwise A is S, whose blocks receive G_H.
+    G_A_into_A = A is not S
 
     def rows(G_P: Array, A: Array, S: Array, *b1_rows: Array) -> tuple[Array | None, Array | None]:
         bias_shape = b1_rows[0].shape if b1_rows else b1.shape
