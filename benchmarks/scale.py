@@ -326,6 +326,16 @@ def write_once(path: Path, size: int) -> float:
     return seconds
 
 
+@contextlib.contextmanager
+def descriptor(path: Path) -> Iterator[int]:
+    """A read-only file descriptor of ``path``, closed on leaving."""
+    opened = os.open(path, os.O_RDONLY)
+    try:
+        yield opened
+    finally:
+        os.close(opened)
+
+
 def evict(path: Path) -> None:
     """Drop the file's pages from the page cache, so that the next read comes from the disk.
 
@@ -333,11 +343,8 @@ def evict(path: Path) -> None:
     in this machine's RAM, so it is evicted before each read (it was fsynced: its pages
     are clean, and dropping them loses nothing).
     """
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(descriptor)
+    with descriptor(path) as opened:
+        os.posix_fadvise(opened, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def read_once(path: Path) -> float:
@@ -410,7 +417,7 @@ def child_outofcore(objective_id: str, x_path: str, out_path: str, rows: int, ma
     def products_at_n() -> list[float]:
         # A fresh sample each time, dropped before the run: it is no part of the run's memory.
         sample = np.random.default_rng(2).standard_normal((PRODUCT_SAMPLE_ROWS, X.shape[1]), dtype=np.float32)
-        seconds = product_seconds(objective.name, sample, arguments, sizes, rows_per_block)
+        seconds = product_seconds(objective.name, sample, arguments, rows_per_block)
         return [t * rows / PRODUCT_SAMPLE_ROWS for t in seconds]
 
     products = products_at_n()
@@ -433,7 +440,6 @@ def child_outofcore(objective_id: str, x_path: str, out_path: str, rows: int, ma
                 "peak_rss": peak,
                 "products": statistics.median(products),
                 "products_range": [min(products), max(products)],
-                "block_rows": rows_per_block,
                 "finite": bool(np.isfinite(value)),
                 "value": float(value),
             }
@@ -446,7 +452,7 @@ PRODUCT_SAMPLE_ROWS = 2**18
 
 
 def product_seconds(
-    name: str, sample: np.ndarray, arguments: dict[str, Any], sizes: dict[str, int], rows_per_block: int
+    name: str, sample: np.ndarray, arguments: dict[str, Any], rows_per_block: int
 ) -> list[float]:
     """Seconds of the chain's matrix products over ``sample`` in blocks of ``rows_per_block``, 3 rounds.
 
@@ -579,11 +585,8 @@ class RowFile:
 
 
 def fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    with descriptor(path) as opened:
+        os.fsync(opened)
 
 
 def section_dask_outofcore(scratch: Path, rows: int, chunk_rows: int, numpy_runs: dict[str, Any]) -> None:
